@@ -1,0 +1,33 @@
+# Two entry points (README): `make demo` runs the pipeline on the embedded demo dataset,
+# `make test` runs lint and the test suite. Both create .venv when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+
+.PHONY: demo test lint unit bench clean
+
+$(BIN)/snakemake: requirements.txt pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0 -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+demo: $(BIN)/snakemake
+	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml
+
+lint: $(BIN)/snakemake
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check .
+	$(BIN)/snakemake --lint --configfile config/demo.yaml
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(BIN)/snakemake
+	$(BIN)/python bench/parse_skeletons.py --json results/bench/parse_skeletons.json
+
+clean:
+	rm -rf results .snakemake

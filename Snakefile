@@ -1,0 +1,31 @@
+# MMNet reference pipeline: raw NTU RGB+D / PKU-MMD / N-UCLA downloads -> fused accuracy.
+# Usage: snakemake --cores 8 results/ntu60_xsub/ensemble.json   (see README.md, docs/)
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# `--configfile X` replaces the default config instead of being merged into it, so that
+# `--configfile config/demo.yaml` runs the demo only.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+# Parallelism is a runtime knob: raise it on a cluster with `--set-scatter skeleton_shards=64`.
+scattergather:
+    skeleton_shards=8,
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_targets(),
+    localrule: True

@@ -1,0 +1,56 @@
+# Config validation, dataset tables, wildcard constraints and input/param functions.
+# No rules here (the linter wants functions and rules in separate files).
+import re
+
+from snakemake.exceptions import WorkflowError
+
+from mmnet.config import ConfigError, raw_paths, raw_root, validate_config
+
+try:
+    validate_config(config)
+except ConfigError as error:
+    raise WorkflowError(f"invalid configuration:\n{error}") from None
+
+DATASETS = sorted(config["datasets"])
+DEMO_DATASETS = [name for name in DATASETS if config["datasets"][name]["kind"] == "demo"]
+
+
+def one_of(names):
+    """Regex matching exactly one of ``names`` (or nothing, when empty)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
+wildcard_constraints:
+    dataset=one_of(DATASETS),
+
+
+def final_targets():
+    """What `snakemake` with no target builds: every stage the pipeline has so far."""
+    return [
+        f"results/{name}/{output}"
+        for name in DATASETS
+        for output in ("samples.parquet", "skeleton.zarr")
+    ]
+
+
+def raw_inputs(wildcards):
+    """Raw inputs of a dataset: the generated demo folder, or the configured raw paths.
+
+    A missing raw path stops the run before any job starts, naming the config key.
+    """
+    name = wildcards.dataset
+    if name in DEMO_DATASETS:
+        return {"raw": str(raw_root(name))}
+    try:
+        paths = raw_paths(config, name)
+    except ConfigError as error:
+        raise WorkflowError(str(error)) from None
+    inputs = {"skeletons": [str(path) for path in paths.skeletons]}
+    if paths.missing_skeletons is not None:
+        inputs["missing_skeletons"] = str(paths.missing_skeletons)
+    return inputs
+
+
+def dataset_entry(wildcards):
+    """The dataset's config entry (kind, paths, protocols): a param, so edits rerun the index."""
+    return config["datasets"][wildcards.dataset]

@@ -1,0 +1,164 @@
+"""Load and validate the pipeline configuration; the same code serves Snakemake and the CLI.
+
+Validation fills the schema's defaults in place (so both entry points see identical configs)
+and turns every failure into a :class:`ConfigError` that names the offending key.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from mmnet.datasets import get_dataset
+from mmnet.datasets.base import Dataset, RawPaths
+
+SCHEMA_PATH = Path(str(resources.files("mmnet") / "resources" / "config.schema.yaml"))
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the key (and path) at fault."""
+
+
+def _with_defaults(validator_class: type) -> type:
+    """A validator that inserts ``default`` values of absent properties before descending."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def load_schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def validate_config(config: dict) -> dict:
+    """Validate ``config`` against the schema, fill defaults in place, check cross-key rules.
+
+    Raises :class:`ConfigError` naming the key; returns ``config`` for convenience.
+    """
+    schema = load_schema()
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError("\n".join(_describe(e) for e in errors))
+    for name, entry in config["datasets"].items():
+        dataset = get_dataset(entry["kind"])
+        known = list(dataset.protocols)
+        entry.setdefault("protocols", known)
+        unknown = [p for p in entry["protocols"] if p not in known]
+        if unknown:
+            raise ConfigError(
+                f"datasets.{name}.protocols: {unknown} not protocols of kind "
+                f"{entry['kind']!r} (known: {known})"
+            )
+        if entry["kind"] == "demo":
+            extra = [k for k in ("skeletons", "videos", "missing_skeletons") if entry.get(k)]
+            if extra:
+                raise ConfigError(
+                    f"datasets.{name}: {extra} not allowed for kind 'demo' "
+                    f"(its raw files are generated under results/{name}/raw/)"
+                )
+        elif "skeletons" not in entry:
+            raise ConfigError(f"datasets.{name}.skeletons: required for kind {entry['kind']!r}")
+    return config
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        return f"{key}: unknown key(s) {extra}; allowed: {allowed}"
+    if "propertyNames" in error.schema_path:
+        return f"{key}: name {error.instance!r} must match {error.schema['pattern']}"
+    return f"{key}: {error.message}"
+
+
+def load_config(paths: Iterable[str | Path], overrides: dict | None = None) -> dict:
+    """Merge YAML files (later ones update earlier ones, like ``--configfile``) and validate."""
+    config: dict[str, Any] = {}
+    for path in paths:
+        _update(config, yaml.safe_load(Path(path).read_text()) or {})
+    _update(config, overrides or {})
+    return validate_config(config)
+
+
+def _update(base: dict, new: dict) -> None:
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _update(base[key], value)
+        else:
+            base[key] = value
+
+
+def dataset_of(config: dict, name: str) -> Dataset:
+    """The :class:`Dataset` of config entry ``name``."""
+    try:
+        entry = config["datasets"][name]
+    except KeyError:
+        known = sorted(config.get("datasets", {}))
+        raise ConfigError(
+            f"datasets.{name}: no such dataset in the config (have {known})"
+        ) from None
+    return get_dataset(entry["kind"])
+
+
+def raw_root(name: str) -> Path:
+    """Where a generated (demo) dataset's raw files go."""
+    return Path("results") / name / "raw"
+
+
+def raw_paths(config: dict, name: str, check: bool = True) -> RawPaths:
+    """Raw paths of config entry ``name`` (see :func:`raw_paths_of`)."""
+    return raw_paths_of(name, config["datasets"][name], check)
+
+
+def raw_paths_of(name: str, entry: dict, check: bool = True) -> RawPaths:
+    """Resolve a dataset entry's raw paths; with ``check``, a missing one is a ConfigError
+    naming the key and the path. Demo datasets live under :func:`raw_root`."""
+    if entry["kind"] == "demo":
+        root = raw_root(name)
+        return RawPaths(
+            skeletons=(root / "skeletons",),
+            videos=root / "videos",
+            missing_skeletons=root / "missing_skeletons.txt",
+        )
+    skeletons = entry["skeletons"]
+    folders = tuple(Path(p) for p in ([skeletons] if isinstance(skeletons, str) else skeletons))
+    paths = RawPaths(
+        skeletons=folders,
+        videos=Path(entry["videos"]) if entry.get("videos") else None,
+        missing_skeletons=Path(entry["missing_skeletons"])
+        if entry.get("missing_skeletons")
+        else None,
+    )
+    if check:
+        for folder in paths.skeletons:
+            _require(folder.is_dir(), f"datasets.{name}.skeletons", folder, "folder")
+        if paths.videos is not None:
+            _require(paths.videos.is_dir(), f"datasets.{name}.videos", paths.videos, "folder")
+        if paths.missing_skeletons is not None:
+            _require(
+                paths.missing_skeletons.is_file(),
+                f"datasets.{name}.missing_skeletons",
+                paths.missing_skeletons,
+                "file",
+            )
+    return paths
+
+
+def _require(ok: bool, key: str, path: Path, what: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: {what} {str(path)!r} does not exist (edit the config file)")

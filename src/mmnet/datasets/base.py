@@ -1,0 +1,137 @@
+"""The contract between a dataset module and the pipeline.
+
+A dataset module provides one :class:`Dataset` subclass instance per dataset kind. The
+pipeline only ever calls the methods below, so adding a dataset means writing a module that
+implements them and registering the instance in :mod:`mmnet.datasets`.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mmnet.skeleton.layouts import Layout, get_layout
+
+#: Values of the ``status`` column of ``samples.parquet``.
+STATUS_OK, STATUS_EXCLUDED, STATUS_REJECTED = "ok", "excluded", "rejected"
+
+#: A protocol is a rule that marks the training rows of a samples table (True = train).
+SplitRule = Callable[[pd.DataFrame], pd.Series]
+
+
+@dataclass(frozen=True)
+class RawPaths:
+    """Where a dataset's raw files are, as resolved from the config."""
+
+    skeletons: tuple[Path, ...]
+    videos: Path | None = None
+    missing_skeletons: Path | None = None
+    extra: Mapping[str, Path] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RawSkeleton:
+    """Joints of one sample as read, before body selection.
+
+    Attributes:
+        joints: ``(bodies_read, F, V, 3)`` float64; slot m holds the m-th body listed in each
+            frame, zeros where a frame lists fewer bodies.
+        max_bodies: the most bodies listed in any one frame (may exceed ``bodies_read``).
+    """
+
+    joints: np.ndarray
+    max_bodies: int
+
+    @property
+    def n_frames(self) -> int:
+        return self.joints.shape[1]
+
+
+@dataclass(frozen=True)
+class Dataset(ABC):
+    """Everything the pipeline needs to know about one dataset kind.
+
+    Attributes:
+        kind: registry key (``ntu60``...), the ``kind`` of a config entry.
+        layout_name: skeleton layout of the raw joints (``ntu-rgb+d``, ``ucla``).
+        class_names: index = label.
+        max_frames: T of the processed arrays (frames are loop-padded up to it).
+        max_bodies: M, persons kept per sample after body selection.
+        bodies_read: bodies read per frame before selection.
+        protocols: protocol name -> rule marking training rows.
+        two_person_actions: 1-based action ids of mutual (two-person) classes.
+        id_pattern: regular expression a sample id must match.
+    """
+
+    kind: str
+    layout_name: str
+    class_names: tuple[str, ...]
+    max_frames: int
+    max_bodies: int
+    bodies_read: int
+    protocols: Mapping[str, SplitRule]
+    two_person_actions: frozenset[int]
+    id_pattern: str
+
+    @property
+    def layout(self) -> Layout:
+        return get_layout(self.layout_name)
+
+    @property
+    def num_class(self) -> int:
+        return len(self.class_names)
+
+    @abstractmethod
+    def list_samples(self, raw: RawPaths) -> pd.DataFrame:
+        """One row per raw sample, sorted by ``sample``.
+
+        Required columns: ``sample`` (the dataset's id), ``label`` (0-based, -1 if unknown),
+        ``skeleton_path``, ``status`` and ``reason`` (see ``STATUS_*``), plus the id fields
+        the split rules read. Optional: ``video_path``.
+        """
+
+    @abstractmethod
+    def read_skeleton(self, row: Mapping) -> RawSkeleton:
+        """Raw joints of one sample (a row of :meth:`list_samples`); raises ``ValueError``
+        naming the file and line for a malformed file."""
+
+    def add_splits(self, table: pd.DataFrame, protocols: list[str]) -> pd.DataFrame:
+        """Add one boolean column per protocol (True = training sample)."""
+        for name in protocols:
+            table[name] = self.protocols[name](table).astype(bool)
+        return table
+
+
+def read_sample_list(path: Path | str, id_pattern: str) -> list[str]:
+    """Sample ids from a list file, with or without the official prose header.
+
+    Lines before the first id are header and skipped; blank lines are ignored; any other
+    line after the first id is an error naming the file and line.
+    """
+    pattern = re.compile(id_pattern)
+    ids: list[str] = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        token = line.strip()
+        if pattern.fullmatch(token):
+            ids.append(token)
+        elif token and ids:
+            raise ValueError(f"{path}, line {number}: {token!r} is not a sample id")
+    return ids
+
+
+def package_resource(name: str) -> Path:
+    """Path of a file shipped in ``mmnet/datasets/resources``."""
+    return Path(str(resources.files("mmnet.datasets") / "resources" / name))
+
+
+def read_lines(name: str) -> tuple[str, ...]:
+    return tuple(
+        line.strip() for line in package_resource(name).read_text().splitlines() if line.strip()
+    )

@@ -1,0 +1,145 @@
+"""NTU RGB+D 60 and 120 (and the demo dataset, which uses their raw formats).
+
+Sample ids are the file names ``SsssCcccPpppRrrrAaaa`` (setup, camera, performer,
+replication, action; spec §1.1); label = action - 1. Splits follow spec §3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from mmnet.datasets.base import (
+    STATUS_EXCLUDED,
+    STATUS_OK,
+    STATUS_REJECTED,
+    Dataset,
+    RawPaths,
+    RawSkeleton,
+    package_resource,
+    read_lines,
+    read_sample_list,
+)
+from mmnet.datasets.ntu_format import read_skeleton_file
+
+NTU_ID = r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})"
+ID_FIELDS = ("setup", "camera", "subject", "replication", "action")
+
+NTU60_XSUB_TRAIN = frozenset(
+    (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38)
+)
+NTU120_XSUB_TRAIN = NTU60_XSUB_TRAIN | frozenset(
+    (45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83,
+     84, 85, 86, 89, 91, 92, 93, 94, 95, 97, 98, 100, 103)
+)  # fmt: skip
+NTU60_XVIEW_TRAIN_CAMERAS = frozenset((2, 3))
+
+
+def ntu60_xsub(table: pd.DataFrame) -> pd.Series:
+    return table["subject"].isin(NTU60_XSUB_TRAIN)
+
+
+def ntu60_xview(table: pd.DataFrame) -> pd.Series:
+    return table["camera"].isin(NTU60_XVIEW_TRAIN_CAMERAS)
+
+
+def ntu120_xsub(table: pd.DataFrame) -> pd.Series:
+    return table["subject"].isin(NTU120_XSUB_TRAIN)
+
+
+def ntu120_xset(table: pd.DataFrame) -> pd.Series:
+    return table["setup"] % 2 == 0
+
+
+def parse_ntu_ids(samples: pd.Series) -> pd.DataFrame:
+    """Id fields of NTU sample names; -1 where a name is not an NTU id."""
+    valid = samples.str.fullmatch(NTU_ID).fillna(False).to_numpy(bool)
+    parts = samples.where(valid).str.extract(NTU_ID).apply(pd.to_numeric)
+    parts = parts.fillna(-1).astype("int32")
+    parts.columns = list(ID_FIELDS)
+    return parts
+
+
+@dataclass(frozen=True)
+class NTUDataset(Dataset):
+    """A dataset stored in NTU's raw formats (``.skeleton`` files, ``_rgb.avi`` videos)."""
+
+    missing_list: str | None = None  # packaged official list, used when the config gives none
+
+    def list_samples(self, raw: RawPaths) -> pd.DataFrame:
+        files = _skeleton_files(raw.skeletons)
+        table = pd.DataFrame({"sample": pd.Series(sorted(files), dtype="string")})
+        table = pd.concat([table, parse_ntu_ids(table["sample"])], axis=1)
+        table["label"] = (table["action"] - 1).where(table["action"] > 0, -1).astype("int32")
+        table["skeleton_path"] = pd.Series([str(files[s]) for s in table["sample"]], dtype="string")
+        table["video_path"] = pd.Series(
+            [str(raw.videos / f"{s}_rgb.avi") if raw.videos else None for s in table["sample"]],
+            dtype="string",
+        )
+        missing_file = raw.missing_skeletons or (
+            package_resource(self.missing_list) if self.missing_list else None
+        )
+        missing = set(read_sample_list(missing_file, NTU_ID)) if missing_file else set()
+        status, reason = [], []
+        for sample, action in zip(table["sample"], table["action"], strict=True):
+            if action < 0:
+                status.append(STATUS_REJECTED)
+                reason.append("file name is not an NTU id SsssCcccPpppRrrrAaaa")
+            elif action > self.num_class:
+                status.append(STATUS_REJECTED)
+                reason.append(f"action {action} is not one of the {self.num_class} classes")
+            elif sample in missing:
+                status.append(STATUS_EXCLUDED)
+                reason.append(f"listed in {Path(missing_file).name}")
+            else:
+                status.append(STATUS_OK)
+                reason.append("")
+        table["status"] = pd.Series(status, dtype="string")
+        table["reason"] = pd.Series(reason, dtype="string")
+        return table
+
+    def read_skeleton(self, row: Mapping) -> RawSkeleton:
+        parsed = read_skeleton_file(row["skeleton_path"], num_joints=self.layout.num_joints)
+        return RawSkeleton(parsed.dense(self.bodies_read)[..., :3], parsed.max_bodies)
+
+
+def _skeleton_files(folders: tuple[Path, ...]) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for folder in folders:
+        for path in Path(folder).glob("*.skeleton"):
+            if path.stem in files:
+                raise ValueError(
+                    f"sample {path.stem} is in two folders: {files[path.stem]} and {path}"
+                )
+            files[path.stem] = path
+    return files
+
+
+NTU60 = NTUDataset(
+    kind="ntu60",
+    layout_name="ntu-rgb+d",
+    class_names=read_lines("ntu60_classes.txt"),
+    max_frames=300,
+    max_bodies=2,
+    bodies_read=4,
+    protocols={"xsub": ntu60_xsub, "xview": ntu60_xview},
+    two_person_actions=frozenset(range(50, 61)),
+    id_pattern=NTU_ID,
+    missing_list="ntu60_missing_skeletons.txt",
+)
+
+NTU120 = NTUDataset(
+    kind="ntu120",
+    layout_name="ntu-rgb+d",
+    class_names=read_lines("ntu120_classes.txt"),
+    max_frames=300,
+    max_bodies=2,
+    bodies_read=4,
+    protocols={"xsub": ntu120_xsub, "xset": ntu120_xset},
+    two_person_actions=frozenset(range(50, 61)) | frozenset(range(106, 121)),
+    id_pattern=NTU_ID,
+    missing_list="ntu120_missing_skeletons.txt",
+)

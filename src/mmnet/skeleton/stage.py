@@ -1,0 +1,221 @@
+"""The skeleton stage: raw files -> ``skeleton.zarr`` (+ the final ``samples.parquet``).
+
+``parse_shard`` reads, selects bodies, pre-normalises and writes one shard's rows into its
+own store (blocks of whole shard files, so memory stays at one block); ``gather_skeletons``
+links the shard stores into ``skeleton.zarr`` and adds what parsing found (frames, bodies,
+rejections) to the index, giving ``samples.parquet``. ``build_skeletons`` runs the same
+functions in one process pool, for use without Snakemake.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import mmnet
+from mmnet.datasets.base import STATUS_OK, STATUS_REJECTED, Dataset
+from mmnet.logs import progress
+from mmnet.skeleton.transforms import fit_frames, pre_normalize, select_bodies
+from mmnet.store import (
+    SAMPLES_PER_FILE,
+    atomic_path,
+    create_sample_array,
+    gather_stores,
+    shard_blocks,
+    write_parquet,
+)
+
+log = logging.getLogger(__name__)
+
+JOINT_ARRAY = "joint"
+PARSE_COLUMNS = ("n_frames", "n_bodies", "status", "reason")
+
+
+@dataclass(frozen=True)
+class ShardReport:
+    rows: int
+    parsed: int
+    rejected: int
+    seconds: float
+
+
+def parse_scatteritem(item: str) -> tuple[int, int]:
+    """``"3-of-8"`` (Snakemake's scatter item, 1-based) -> ``(2, 8)`` (0-based shard)."""
+    index, _, total = item.partition("-of-")
+    shard, n_shards = int(index) - 1, int(total)
+    if not 0 <= shard < n_shards:
+        raise ValueError(f"bad shard {item!r}")
+    return shard, n_shards
+
+
+def parse_shard(
+    index: str | Path,
+    dataset: Dataset,
+    shard: int,
+    n_shards: int,
+    out_store: str | Path,
+    out_table: str | Path,
+    *,
+    on_error: str = "fail",
+    compression_level: int = 3,
+    samples_per_file: int = SAMPLES_PER_FILE,
+) -> ShardReport:
+    """Process the rows of shard ``shard`` (0-based) of ``n_shards`` of the index table.
+
+    Writes a store with the full ``(N, 3, T, V, M)`` shape holding only this shard's rows,
+    and a table of ``row`` + :data:`PARSE_COLUMNS` for them. With ``on_error="reject"`` a
+    malformed file becomes a ``rejected`` row; with ``"fail"`` it raises, naming file and line.
+    """
+    start = time.perf_counter()
+    table = pd.read_parquet(index)
+    shape = store_shape(dataset, len(table))
+    blocks = shard_blocks(len(table), shard, n_shards, samples_per_file)
+    records: list[dict] = []
+    with atomic_path(out_store) as tmp:
+        array = create_sample_array(
+            tmp,
+            JOINT_ARRAY,
+            shape,
+            "float32",
+            samples_per_file=samples_per_file,
+            compression_level=compression_level,
+            attributes=store_attributes(dataset),
+        )
+        n_rows = sum(len(b) for b in blocks)
+        bar = progress(total=n_rows, desc=f"skeletons {shard + 1}/{n_shards}", unit="sample")
+        for rows in blocks:
+            block = np.zeros((len(rows), *shape[4:], *shape[2:4], 3), dtype=np.float32)
+            for i, row in enumerate(rows):
+                record = _read_into(dataset, table.iloc[row], block[i], on_error)
+                if record is not None:
+                    records.append({"row": row, **record})
+            pre_normalize(block)  # (N, M, T, V, C), in place
+            if block.any():
+                array[rows.start : rows.stop] = block.transpose(0, 4, 2, 3, 1)
+            bar.update(len(rows))
+        bar.close()
+    result = pd.DataFrame.from_records(records, columns=["row", *PARSE_COLUMNS])
+    write_parquet(
+        result.astype({"row": "int64", "n_frames": "int32", "n_bodies": "int32"}), out_table
+    )
+    report = ShardReport(
+        rows=n_rows,
+        parsed=int((result["status"] == STATUS_OK).sum()),
+        rejected=int((result["status"] == STATUS_REJECTED).sum()),
+        seconds=time.perf_counter() - start,
+    )
+    log.info(
+        "shard %d/%d: %d rows, %d parsed, %d rejected in %.1f s",
+        shard + 1, n_shards, report.rows, report.parsed, report.rejected, report.seconds,
+    )  # fmt: skip
+    return report
+
+
+def _read_into(dataset: Dataset, row: pd.Series, out: np.ndarray, on_error: str) -> dict | None:
+    """Read one sample into ``out`` ``(M, T, V, C)``; the parse columns, or None if skipped."""
+    if row["status"] != STATUS_OK:
+        return None
+    try:
+        raw = dataset.read_skeleton(row)
+    except ValueError as err:  # SkeletonFormatError and friends: they name file and line
+        if on_error == "fail":
+            raise
+        log.warning("rejected %s: %s", row["sample"], err)
+        return {"n_frames": -1, "n_bodies": -1, "status": STATUS_REJECTED, "reason": str(err)}
+    record = {
+        "n_frames": raw.n_frames,
+        "n_bodies": raw.max_bodies,
+        "status": STATUS_OK,
+        "reason": "",
+    }
+    if not raw.joints.any():
+        record.update(status=STATUS_REJECTED, reason="no body in any frame")
+        return record
+    out[:] = fit_frames(select_bodies(raw.joints, dataset.max_bodies), dataset.max_frames)
+    return record
+
+
+def store_shape(dataset: Dataset, n_samples: int) -> tuple[int, int, int, int, int]:
+    """``(N, C, T, V, M)`` of the joint array."""
+    return (n_samples, 3, dataset.max_frames, dataset.layout.num_joints, dataset.max_bodies)
+
+
+def store_attributes(dataset: Dataset) -> dict:
+    return {
+        "axes": ["sample", "coordinate", "frame", "joint", "person"],
+        "dataset_kind": dataset.kind,
+        "layout": dataset.layout_name,
+        "joints": list(dataset.layout.joints),
+        "preprocessing": "energy-based body selection + pre_normalization (spec 2.2, 2.4)",
+        "mmnet_version": mmnet.__version__,
+    }
+
+
+def gather_skeletons(
+    index: str | Path,
+    stores: Sequence[str | Path],
+    tables: Sequence[str | Path],
+    out_store: str | Path,
+    out_samples: str | Path,
+) -> pd.DataFrame:
+    """Merge shard stores into ``out_store`` and write ``samples.parquet``."""
+    samples = pd.read_parquet(index)
+    parsed = pd.concat([pd.read_parquet(t) for t in tables], ignore_index=True)
+    if parsed["row"].duplicated().any():
+        raise ValueError("shard tables overlap: a row was parsed twice")
+    expected = set(np.flatnonzero(samples["status"] == STATUS_OK))
+    missing = expected - set(parsed["row"])
+    if missing:
+        raise ValueError(
+            f"{len(missing)} usable rows were not parsed by any shard (e.g. row {min(missing)})"
+        )
+    samples["n_frames"] = pd.array([-1] * len(samples), dtype="int32")
+    samples["n_bodies"] = pd.array([-1] * len(samples), dtype="int32")
+    for column in PARSE_COLUMNS:
+        samples.loc[parsed["row"].to_numpy(), column] = parsed[column].to_numpy()
+    gather_stores(list(stores), out_store, JOINT_ARRAY)
+    write_parquet(samples, out_samples)
+    log.info("samples: %s", samples["status"].value_counts().to_dict())
+    return samples
+
+
+def build_skeletons(
+    dataset: Dataset,
+    index: str | Path,
+    out_store: str | Path,
+    out_samples: str | Path,
+    *,
+    workers: int = 1,
+    on_error: str = "fail",
+    compression_level: int = 3,
+) -> pd.DataFrame:
+    """The whole stage in one call: ``workers`` shards in a process pool, then gather."""
+    out_store = Path(out_store)
+    parts = out_store.parent / f".{out_store.name}.parts"
+    stores = [parts / f"skeleton_{i + 1}-of-{workers}.zarr" for i in range(workers)]
+    tables = [s.with_suffix(".parquet") for s in stores]
+    kwargs = {"on_error": on_error, "compression_level": compression_level}
+    try:
+        if workers == 1:
+            parse_shard(index, dataset, 0, 1, stores[0], tables[0], **kwargs)
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                jobs = [
+                    pool.submit(
+                        parse_shard, index, dataset, i, workers, stores[i], tables[i], **kwargs
+                    )
+                    for i in range(workers)
+                ]
+                for job in jobs:
+                    job.result()
+        return gather_skeletons(index, stores, tables, out_store, out_samples)
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)

@@ -1,0 +1,121 @@
+"""Zarr and parquet helpers, and atomic writes.
+
+Every output is written under a temporary name in its destination folder and renamed into
+place when complete, so a killed job never leaves a file or store that looks finished.
+
+Sample arrays are zarr v3 arrays whose first axis is the sample (the row of
+``samples.parquet``): one inner chunk per sample (a training loader reads a sample with one
+chunk read) grouped into shard files of ``samples_per_file`` samples, so a dataset of 100k
+samples is a few thousand files, not 100k. Parallel jobs each write whole shard files into
+their own store; :func:`gather_stores` then hard-links those files into the final store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import zarr
+from zarr.codecs import BloscCodec
+
+SAMPLES_PER_FILE = 64
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | Path) -> Iterator[Path]:
+    """Yield a temporary sibling of ``final``; on success rename it to ``final``.
+
+    Works for files and directories (a zarr store). An existing ``final`` is replaced; on
+    error the temporary is removed and ``final`` is left untouched.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        yield tmp
+        if final.is_dir() and not final.is_symlink():
+            trash = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+            final.rename(trash)
+            tmp.rename(final)
+            shutil.rmtree(trash)
+        else:
+            os.replace(tmp, final)
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists():
+            tmp.unlink()
+
+
+def write_parquet(table: pd.DataFrame, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        table.to_parquet(tmp, index=False)
+
+
+def create_sample_array(
+    store: str | Path,
+    name: str,
+    shape: tuple[int, ...],
+    dtype: str | np.dtype,
+    *,
+    samples_per_file: int = SAMPLES_PER_FILE,
+    compression_level: int = 3,
+    attributes: dict | None = None,
+) -> zarr.Array:
+    """Create array ``name`` in the zarr group at ``store`` (the group is created if needed)."""
+    group = zarr.open_group(store, mode="a", zarr_format=3)
+    array = group.create_array(
+        name,
+        shape=shape,
+        chunks=(1, *shape[1:]),
+        shards=(samples_per_file, *shape[1:]),
+        dtype=dtype,
+        fill_value=0,
+        compressors=BloscCodec(cname="zstd", clevel=compression_level, shuffle="shuffle"),
+        overwrite=True,
+    )
+    if attributes:
+        array.attrs.update(attributes)
+    return array
+
+
+def shard_blocks(n_rows: int, shard: int, n_shards: int, samples_per_file: int) -> list[range]:
+    """Row ranges of job ``shard`` (0-based) of ``n_shards``: every ``n_shards``-th block of
+    ``samples_per_file`` rows, so each shard file is written by exactly one job."""
+    starts = range(shard * samples_per_file, n_rows, n_shards * samples_per_file)
+    return [range(s, min(s + samples_per_file, n_rows)) for s in starts]
+
+
+def gather_stores(parts: list[str | Path], out: str | Path, array: str) -> None:
+    """Merge the shard files of ``array`` from ``parts`` into a new store ``out``.
+
+    The parts are stores of identical metadata whose chunk files are disjoint. Files are
+    hard-linked (no copy; falls back to copying across filesystems) into a temporary store
+    that is renamed to ``out`` at the end.
+    """
+    if not parts:
+        raise ValueError("nothing to gather")
+    with atomic_path(out) as tmp:
+        first = Path(parts[0])
+        shutil.copytree(first, tmp, ignore=shutil.ignore_patterns("c"))  # metadata only
+        for part in parts:
+            chunks = Path(part) / array / "c"
+            if not chunks.is_dir():
+                continue  # a part whose rows were all empty (zeros are the fill value)
+            for source in chunks.rglob("*"):
+                if source.is_dir():
+                    continue
+                target = tmp / array / "c" / source.relative_to(chunks)
+                if target.exists():
+                    raise ValueError(f"{source} overlaps another part's rows")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(source, target)
+                except OSError:
+                    shutil.copy2(source, target)

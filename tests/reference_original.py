@@ -1,0 +1,147 @@
+"""Independent, deliberately plain re-implementations of the original's skeleton stage.
+
+Written from the spec (§1.1, §2.2, §2.4) in the original's style: a line-by-line reader
+that builds per-frame dicts, and per-sample, per-person, per-frame, per-joint loops for
+pre-normalisation. Tests use them as an oracle for the vectorised code in ``mmnet``;
+``bench/parse_skeletons.py`` uses them as the speed baseline. Not imported by the package.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def read_skeleton_dicts(path: str) -> dict:
+    with open(path) as f:
+        info = {"numFrame": int(f.readline()), "frameInfo": []}
+        for _ in range(info["numFrame"]):
+            frame = {"numBody": int(f.readline()), "bodyInfo": []}
+            for _ in range(frame["numBody"]):
+                keys = [
+                    "bodyID", "clipedEdges", "handLeftConfidence", "handLeftState",
+                    "handRightConfidence", "handRightState", "isResticted", "leanX", "leanY",
+                    "trackingState",
+                ]  # fmt: skip
+                body = {k: float(v) for k, v in zip(keys, f.readline().split(), strict=True)}
+                body["numJoint"] = int(f.readline())
+                body["jointInfo"] = []
+                for _ in range(body["numJoint"]):
+                    jkeys = [
+                        "x", "y", "z", "depthX", "depthY", "colorX", "colorY",
+                        "orientationW", "orientationX", "orientationY", "orientationZ",
+                        "trackingState",
+                    ]  # fmt: skip
+                    joint = {k: float(v) for k, v in zip(jkeys, f.readline().split(), strict=True)}
+                    body["jointInfo"].append(joint)
+                frame["bodyInfo"].append(body)
+            info["frameInfo"].append(frame)
+    return info
+
+
+def read_xyz(path: str, max_body: int = 4, num_joint: int = 25) -> np.ndarray:
+    """(max_body, F, V, 3) float64, the m-th listed body of each frame in slot m."""
+    info = read_skeleton_dicts(path)
+    data = np.zeros((max_body, info["numFrame"], num_joint, 3))
+    for n, frame in enumerate(info["frameInfo"]):
+        for m, body in enumerate(frame["bodyInfo"]):
+            for j, v in enumerate(body["jointInfo"]):
+                if m < max_body and j < num_joint:
+                    data[m, n, j, :] = [v["x"], v["y"], v["z"]]
+    return data
+
+
+def nonzero_std(s: np.ndarray) -> float:
+    index = s.sum(-1).sum(-1) != 0
+    s = s[index]
+    if len(s) != 0:
+        return s[:, :, 0].std() + s[:, :, 1].std() + s[:, :, 2].std()
+    return 0
+
+
+def select_two(data: np.ndarray, keep: int = 2) -> np.ndarray:
+    energy = np.array([nonzero_std(x) for x in data])
+    index = energy.argsort()[::-1][0:keep]
+    return data[index]
+
+
+def _rotation_matrix(axis, theta):
+    if np.abs(axis).sum() < 1e-6 or np.abs(theta) < 1e-6:
+        return np.eye(3)
+    axis = np.asarray(axis)
+    axis = axis / math.sqrt(np.dot(axis, axis))
+    a = math.cos(theta / 2.0)
+    b, c, d = -axis * math.sin(theta / 2.0)
+    aa, bb, cc, dd = a * a, b * b, c * c, d * d
+    bc, ad, ac, ab, bd, cd = b * c, a * d, a * c, a * b, b * d, c * d
+    return np.array(
+        [
+            [aa + bb - cc - dd, 2 * (bc + ad), 2 * (bd - ac)],
+            [2 * (bc - ad), aa + cc - bb - dd, 2 * (cd + ab)],
+            [2 * (bd + ac), 2 * (cd - ab), aa + dd - bb - cc],
+        ]
+    )
+
+
+def _angle_between(v1, v2):
+    if np.abs(v1).sum() < 1e-6 or np.abs(v2).sum() < 1e-6:
+        return 0
+    v1_u = v1 / np.linalg.norm(v1)
+    v2 = np.asarray(v2)
+    v2_u = v2 / np.linalg.norm(v2)
+    return np.arccos(np.clip(np.dot(v1_u, v2_u), -1.0, 1.0))
+
+
+def pre_normalization(data: np.ndarray, zaxis=(0, 1), xaxis=(8, 4)) -> np.ndarray:
+    """(N, C, T, V, M) -> same, with the original's four loops."""
+    s = np.transpose(data, [0, 4, 2, 3, 1]).copy()  # N M T V C
+    t_len = s.shape[2]
+    for i_s, skeleton in enumerate(s):
+        for i_p, person in enumerate(skeleton):
+            if person.sum() == 0:
+                continue
+            if person[0].sum() == 0:
+                index = person.sum(-1).sum(-1) != 0
+                tmp = person[index].copy()
+                person *= 0
+                person[: len(tmp)] = tmp
+            for i_f, frame in enumerate(person):
+                if frame.sum() == 0 and person[i_f:].sum() == 0:
+                    rest = len(person) - i_f
+                    num = int(np.ceil(rest / i_f))
+                    pad = np.concatenate([person[0:i_f] for _ in range(num)], 0)[:rest]
+                    s[i_s, i_p, i_f:] = pad
+                    break
+    for i_s, skeleton in enumerate(s):
+        if skeleton.sum() == 0:
+            continue
+        main_body_center = skeleton[0][:, 1:2, :].copy()
+        for i_p, person in enumerate(skeleton):
+            if person.sum() == 0:
+                continue
+            mask = (person.sum(-1) != 0).reshape(t_len, -1, 1)
+            s[i_s, i_p] = (s[i_s, i_p] - main_body_center) * mask
+    for axis_joints, target in ((zaxis, [0, 0, 1]), (xaxis, [1, 0, 0])):
+        for i_s, skeleton in enumerate(s):
+            if skeleton.sum() == 0:
+                continue
+            v = skeleton[0, 0, axis_joints[1]] - skeleton[0, 0, axis_joints[0]]
+            matrix = _rotation_matrix(np.cross(v, target), _angle_between(v, target))
+            for i_p, person in enumerate(skeleton):
+                if person.sum() == 0:
+                    continue
+                for i_f, frame in enumerate(person):
+                    if frame.sum() == 0:
+                        continue
+                    for i_j, joint in enumerate(frame):
+                        s[i_s, i_p, i_f, i_j] = np.dot(matrix, joint)
+    return np.transpose(s, [0, 4, 2, 3, 1])
+
+
+def original_sample(path: str, max_frames: int = 300) -> np.ndarray:
+    """One sample through read -> select -> pad into (3, T, V, 2) float32 -> normalise."""
+    data = select_two(read_xyz(path)).transpose(3, 1, 2, 0)
+    out = np.zeros((1, 3, max_frames, data.shape[2], 2), dtype=np.float32)
+    out[0, :, : data.shape[1]] = data
+    return pre_normalization(out)[0]

@@ -1,0 +1,70 @@
+"""Config validation: defaults filled, and every error names the key (and path)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from conftest import REPO
+
+from mmnet.config import ConfigError, load_config, raw_paths, validate_config
+
+NTU = {"datasets": {"ntu60": {"kind": "ntu60", "skeletons": "/nowhere/skeletons"}}}
+
+
+def test_defaults_are_filled():
+    config = validate_config(copy.deepcopy(NTU))
+    assert config["skeleton"] == {"on_error": "fail", "compression_level": 3}
+    assert config["datasets"]["ntu60"]["protocols"] == ["xsub", "xview"]
+    assert config["datasets"]["ntu60"]["missing_skeletons"] is None
+    assert config["demo"]["seed"] == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c["datasets"]["ntu60"].update(skeleton="x"), "datasets.ntu60: unknown key(s) ['skeleton']"),
+        (lambda c: c.update(skelton={}), "(top level): unknown key(s) ['skelton']"),
+        (lambda c: c["datasets"]["ntu60"].update(kind="ntu61"), "datasets.ntu60.kind: 'ntu61' is not one of"),
+        (lambda c: c["datasets"]["ntu60"].update(protocols=["xset"]), "datasets.ntu60.protocols: ['xset'] not protocols"),
+        (lambda c: c["datasets"]["ntu60"].pop("skeletons"), "datasets.ntu60.skeletons: required"),
+        (lambda c: c["datasets"].update(ntu_60=c["datasets"]["ntu60"]), "name 'ntu_60' must match"),
+        (lambda c: c.update(skeleton={"on_error": "ignore"}), "skeleton.on_error: 'ignore' is not one of"),
+        (lambda c: c.pop("datasets"), "'datasets' is a required property"),
+        (lambda c: c.update(datasets={"d": {"kind": "demo", "skeletons": "x"}}), "not allowed for kind 'demo'"),
+    ],
+    ids=["dataset-key", "top-key", "kind", "protocol", "no-skeletons", "name", "enum", "no-datasets", "demo-paths"],
+)  # fmt: skip
+def test_errors_name_the_key(change, message):
+    config = copy.deepcopy(NTU)
+    change(config)
+    with pytest.raises(ConfigError) as info:
+        validate_config(config)
+    assert message in str(info.value)
+
+
+def test_missing_raw_folder_names_key_and_path(tmp_path):
+    config = validate_config(copy.deepcopy(NTU))
+    with pytest.raises(
+        ConfigError, match=r"datasets\.ntu60\.skeletons: folder '/nowhere/skeletons' does not exist"
+    ):
+        raw_paths(config, "ntu60")
+    config["datasets"]["ntu60"]["skeletons"] = str(tmp_path)
+    config["datasets"]["ntu60"]["videos"] = str(tmp_path / "videos")
+    with pytest.raises(ConfigError, match=r"datasets\.ntu60\.videos: folder"):
+        raw_paths(config, "ntu60")
+
+
+def test_shipped_configs_are_valid():
+    main = load_config([REPO / "config" / "config.yaml"])
+    assert set(main["datasets"]) == {"ntu60", "ntu120"}
+    assert len(main["datasets"]["ntu120"]["skeletons"]) == 2
+    demo = load_config([REPO / "config" / "demo.yaml"])
+    assert list(demo["datasets"]) == ["demo"]
+
+
+def test_later_files_update_earlier_ones(tmp_path):
+    override = tmp_path / "o.yaml"
+    override.write_text("skeleton: {on_error: reject}\n")
+    config = load_config([REPO / "config" / "config.yaml", override])
+    assert config["skeleton"] == {"on_error": "reject", "compression_level": 3}

@@ -1,0 +1,106 @@
+"""The skeleton stage end to end on real files: values, shards, rejections, interruptions."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import reference_original as ref
+import zarr
+
+from mmnet.datasets.base import RawPaths
+from mmnet.datasets.ntu import NTU60
+from mmnet.datasets.ntu_format import SkeletonFormatError
+from mmnet.index import index_samples
+from mmnet.skeleton.stage import build_skeletons, parse_scatteritem, parse_shard
+
+
+def _copy_raw(ntu60_skeletons, tmp_path: Path) -> RawPaths:
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    for path in ntu60_skeletons:
+        shutil.copy(path, folder)
+    return RawPaths(skeletons=(folder,))
+
+
+def _run(
+    tmp_path: Path, raw: RawPaths, workers: int = 1, **kwargs
+) -> tuple[pd.DataFrame, zarr.Array]:
+    out = tmp_path / f"out{workers}"
+    index_samples(NTU60, raw, ["xsub", "xview"], out / "index.parquet")
+    samples = build_skeletons(
+        NTU60, out / "index.parquet", out / "skeleton.zarr", out / "samples.parquet",
+        workers=workers, **kwargs,
+    )  # fmt: skip
+    return samples, zarr.open_group(out / "skeleton.zarr", mode="r")["joint"]
+
+
+def test_store_equals_the_original_pipeline(ntu60_skeletons, tmp_path):
+    samples, joint = _run(tmp_path, RawPaths(skeletons=(ntu60_skeletons[0].parent,)))
+    assert joint.shape == (7, 3, 300, 25, 2) and joint.dtype == np.float32
+    assert joint.attrs["layout"] == "ntu-rgb+d"
+    assert list(samples["n_frames"]) == [103, 158, 104, 99, 54, 82, 70]
+    assert list(samples["n_bodies"]) == [1, 1, 1, 1, 1, 1, 2]
+    assert (samples["status"] == "ok").all()
+    assert samples.equals(pd.read_parquet(tmp_path / "out1" / "samples.parquet"))
+    for i, path in enumerate(samples["skeleton_path"]):
+        np.testing.assert_array_equal(joint[i], ref.original_sample(path))
+
+
+def test_shard_count_does_not_change_the_store(ntu60_skeletons, tmp_path):
+    raw = RawPaths(skeletons=(ntu60_skeletons[0].parent,))
+    one, a = _run(tmp_path, raw, workers=1)
+    three, b = _run(tmp_path, raw, workers=3)
+    np.testing.assert_array_equal(a[:], b[:])
+    assert one.equals(three)
+
+
+def test_malformed_file_fails_or_is_rejected(ntu60_skeletons, tmp_path):
+    raw = _copy_raw(ntu60_skeletons, tmp_path)
+    broken = raw.skeletons[0] / "S001C001P001R001A003.skeleton"
+    broken.write_bytes(broken.read_bytes()[:5000])  # truncated mid-file
+    empty = raw.skeletons[0] / "S001C001P001R001A004.skeleton"
+    empty.write_text("3\r\n0\r\n0\r\n0\r\n")  # frames, but never a body
+    with pytest.raises(
+        SkeletonFormatError,
+        match=r"A003.skeleton, line 57: .* found 4 \(last line of the file: truncated\?\)",
+    ):
+        _run(tmp_path, raw)
+    assert not (tmp_path / "out1" / "skeleton.zarr").exists()
+    samples, joint = _run(tmp_path, raw, on_error="reject")
+    rows = samples.set_index("sample")
+    assert rows.loc["S001C001P001R001A003", "status"] == "rejected"
+    assert "A003.skeleton, line" in rows.loc["S001C001P001R001A003", "reason"]
+    assert rows.loc["S001C001P001R001A004", "reason"] == "no body in any frame"
+    assert rows.loc["S001C001P001R001A004", "n_frames"] == 3
+    assert (rows["status"] == "ok").sum() == 5
+    assert not joint[2].any() and not joint[3].any() and joint[4].any()
+
+
+def test_interrupted_shard_leaves_no_output(ntu60_skeletons, tmp_path, monkeypatch):
+    raw = RawPaths(skeletons=(ntu60_skeletons[0].parent,))
+    index_samples(NTU60, raw, ["xsub"], tmp_path / "index.parquet")
+    calls = []
+
+    def die_on_third(row):
+        calls.append(row["sample"])
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # what a kill looks like from inside
+        return type(NTU60).read_skeleton(NTU60, row)
+
+    monkeypatch.setattr(type(NTU60), "read_skeleton", lambda self, row: die_on_third(row))
+    with pytest.raises(KeyboardInterrupt):
+        parse_shard(
+            tmp_path / "index.parquet", NTU60, 0, 1, tmp_path / "s.zarr", tmp_path / "s.parquet"
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.parquet"]
+
+
+def test_scatteritem_parsing():
+    assert parse_scatteritem("1-of-8") == (0, 8)
+    assert parse_scatteritem("8-of-8") == (7, 8)
+    with pytest.raises(ValueError):
+        parse_scatteritem("9-of-8")

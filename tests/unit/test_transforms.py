@@ -1,0 +1,102 @@
+"""Body selection and pre-normalisation equal the original's loops (reference_original)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import reference_original as ref
+
+from mmnet.datasets.ntu_format import read_skeleton_file
+from mmnet.skeleton.layouts import NTU_RGBD, UCLA, joint_to_bone
+from mmnet.skeleton.transforms import fit_frames, pre_normalize, select_bodies
+
+
+def _block(paths, max_frames=300) -> np.ndarray:
+    return np.stack(
+        [fit_frames(select_bodies(read_skeleton_file(p).dense(4), 2), max_frames) for p in paths]
+    )
+
+
+def _reference(block: np.ndarray) -> np.ndarray:
+    """The original operates on (N, C, T, V, M); ours on (N, M, T, V, C)."""
+    return ref.pre_normalization(block.transpose(0, 4, 2, 3, 1)).transpose(0, 4, 2, 3, 1)
+
+
+def test_body_selection_equals_original(ntu60_skeletons):
+    for path in ntu60_skeletons:
+        slots = read_skeleton_file(path).dense(4)
+        np.testing.assert_array_equal(select_bodies(slots, 2), ref.select_two(ref.read_xyz(path)))
+
+
+def test_energy_picks_the_moving_bodies_not_the_ghost():
+    rng = np.random.default_rng(0)
+    slots = np.zeros((4, 30, 25, 3))
+    slots[0, :, :, :] = rng.normal(0, 0.01, (30, 25, 3)) + [0, 0, 3]  # compact ghost, listed first
+    slots[1] = rng.normal(0, 0.5, (30, 25, 3))  # actors spread out over joints and time
+    slots[2, :20] = rng.normal(0, 0.4, (20, 25, 3))
+    chosen = select_bodies(slots, 2)
+    np.testing.assert_array_equal(chosen, slots[[1, 2]])
+    np.testing.assert_array_equal(chosen, ref.select_two(slots))
+
+
+def test_pre_normalisation_equals_original_on_real_files(ntu60_skeletons):
+    block = _block(ntu60_skeletons)
+    np.testing.assert_array_equal(pre_normalize(block.copy()), _reference(block))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda x: x[0, :, :7].fill(0),  # leading empty frames -> frames move to the front
+        lambda x: x[1, 0, 10:13].fill(0),  # interior empty frames stay
+        lambda x: x[2, 1].fill(0),  # absent second person
+        lambda x: x[3, 0].fill(0),  # only the second slot holds a body
+        lambda x: x[4].fill(0),  # no body at all: left zero
+        lambda x: x[5, :, :, 3].fill(0),  # a joint never tracked stays exactly zero
+    ],
+    ids=["leading", "interior", "one-person", "second-slot", "empty", "untracked-joint"],
+)
+def test_pre_normalisation_edge_cases_equal_original(ntu60_skeletons, damage):
+    block = _block(ntu60_skeletons)
+    damage(block)
+    np.testing.assert_array_equal(pre_normalize(block.copy()), _reference(block))
+
+
+def test_pre_normalised_sample_is_spine_up_shoulders_along_x(ntu60_skeletons):
+    x = pre_normalize(_block(ntu60_skeletons[:1]))[0, 0]  # person 0: (T, V, C)
+    spine = x[0, 1] - x[0, 0]
+    shoulders = x[0, 8] - x[0, 4]
+    assert np.allclose(x[:, 1], 0, atol=1e-6)  # centred on joint 1 in every frame
+    assert abs(shoulders[1]) < 1e-5 and abs(shoulders[2]) < 1e-5  # right-left shoulder on +x
+    assert spine[2] > 0.9 * np.linalg.norm(spine)  # step 4 may tilt the spine a little off +z
+    assert x.reshape(300, -1).any(axis=1).all()  # 103 frames loop-padded to 300
+
+
+def test_long_sequences_are_centre_cropped():
+    bodies = np.arange(2 * 10 * 25 * 3, dtype=float).reshape(2, 10, 25, 3)
+    out = fit_frames(bodies, 4)
+    np.testing.assert_array_equal(out, bodies[:, 3:7].astype(np.float32))
+    assert fit_frames(bodies, 12)[:, 10:].sum() == 0
+
+
+def test_bones_from_the_parent_table():
+    joint = np.random.default_rng(1).normal(size=(3, 5, 25, 2)).astype(np.float32)
+    bone = joint_to_bone(joint, NTU_RGBD)
+    assert bone.shape == joint.shape and bone.dtype == np.float32
+    np.testing.assert_array_equal(bone[:, :, 20], 0)  # SpineShoulder is its own parent
+    # spec §2.6 pair (1, 2) 1-based: SpineBase minus SpineMid
+    np.testing.assert_array_equal(bone[:, :, 0], joint[:, :, 0] - joint[:, :, 1])
+    np.testing.assert_array_equal(bone[:, :, 21], joint[:, :, 21] - joint[:, :, 22])
+
+
+def test_layouts_reproduce_the_original_graph_edges():
+    ntu_edges = {(1, 2), (2, 21), (3, 21), (4, 3), (5, 21), (6, 5), (7, 6), (8, 7), (9, 21),
+                 (10, 9), (11, 10), (12, 11), (13, 1), (14, 13), (15, 14), (16, 15), (17, 1),
+                 (18, 17), (19, 18), (20, 19), (22, 23), (23, 8), (24, 25), (25, 12)}  # fmt: skip
+    assert {(a + 1, b + 1) for a, b in NTU_RGBD.edges} == ntu_edges
+    ucla_edges = {(1, 2), (2, 3), (3, 4), (3, 5), (5, 6), (6, 7), (7, 8), (3, 9), (9, 10),
+                  (10, 11), (11, 12), (1, 13), (13, 14), (14, 15), (15, 16), (1, 17), (17, 18),
+                  (18, 19), (19, 20)}  # fmt: skip
+    assert {frozenset((a + 1, b + 1)) for a, b in UCLA.edges} == {frozenset(e) for e in ucla_edges}
+    assert NTU_RGBD.joints[NTU_RGBD.center] == "SpineShoulder"
+    assert UCLA.joints[UCLA.center] == "ShoulderCenter"

@@ -1,0 +1,143 @@
+"""Real Snakemake runs of the skeleton part of the DAG, in temporary working folders."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import zarr
+from conftest import REPO, realdata
+
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir)]
+    result = subprocess.run(
+        [*command, "--cores", "2", *args], capture_output=True, text=True, cwd=workdir
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def write_config(workdir: Path, text: str) -> str:
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "config.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def real_config(workdir: Path, extra: str = "") -> str:
+    skeletons = realdata("ntu60", "skeletons")
+    return write_config(
+        workdir, f"datasets:\n  ntu60:\n    kind: ntu60\n    skeletons: {skeletons}\n{extra}"
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> Path:
+    """The demo configuration run once through the skeleton stage."""
+    workdir = tmp_path_factory.mktemp("demo")
+    snakemake(workdir, "--configfile", str(REPO / "config" / "demo.yaml"))
+    return workdir
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    """The "Job stats" table Snakemake prints: rule -> number of jobs."""
+    table = stdout.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:]
+    return {rule: int(count) for rule, count in (line.split() for line in table)}
+
+
+def test_dry_run_shows_the_whole_dag(tmp_path):
+    out = snakemake(tmp_path, "-n", "--configfile", str(REPO / "config" / "demo.yaml")).stdout
+    assert job_counts(out) == {
+        "demo_dataset": 1, "index_samples": 1, "parse_skeletons": 8, "gather_skeletons": 1,
+        "all": 1, "total": 12,
+    }  # fmt: skip
+    assert not (tmp_path / "results").exists()  # a dry run touches nothing
+
+
+def test_bad_config_key_fails_at_start_naming_it(tmp_path):
+    config = write_config(tmp_path, "datasets:\n  demo:\n    kind: demo\n    protocol: [xsub]\n")
+    result = snakemake(tmp_path, "-n", "--configfile", config, check=False)
+    assert result.returncode != 0
+    assert "datasets.demo: unknown key(s) ['protocol']" in result.stdout + result.stderr
+
+
+def test_missing_raw_folder_fails_at_start_naming_key_and_path(tmp_path):
+    config = write_config(
+        tmp_path, "datasets:\n  ntu60:\n    kind: ntu60\n    skeletons: /no/such\n"
+    )
+    result = snakemake(tmp_path, "-n", "--configfile", config, check=False)
+    assert result.returncode != 0
+    assert (
+        "datasets.ntu60.skeletons: folder '/no/such' does not exist"
+        in result.stdout + result.stderr
+    )
+
+
+def test_demo_skeleton_stage(demo_run):
+    samples = pd.read_parquet(demo_run / "results" / "demo" / "samples.parquet")
+    joint = zarr.open_group(demo_run / "results" / "demo" / "skeleton.zarr", mode="r")["joint"]
+    assert joint.shape == (len(samples), 3, 64, 25, 2)
+    assert (samples["status"] == "excluded").sum() == 3  # the demo's missing-skeleton list
+    ok = samples["status"] == "ok"
+    assert ok.sum() == len(samples) - 3
+    assert set(samples.loc[ok, "label"]) == set(range(7))
+    assert samples.loc[samples["action"] == 7, "n_bodies"].min() >= 2  # the two-person class
+    for protocol in ("xsub", "xview"):
+        assert 0 < samples.loc[ok, protocol].sum() < ok.sum()
+    first_ok = int(np.flatnonzero(ok)[0])
+    assert joint[first_ok].any() and not joint[int(np.flatnonzero(~ok)[0])].any()
+    assert (demo_run / "results" / "logs" / "gather_skeletons" / "demo.log").exists()
+    assert not (demo_run / "results" / "demo" / "shards").exists() or not any(
+        (demo_run / "results" / "demo" / "shards").iterdir()
+    )  # shard stores are temporary
+
+
+def test_second_run_has_nothing_to_do(demo_run):
+    out = snakemake(demo_run, "-n", "--configfile", str(REPO / "config" / "demo.yaml")).stdout
+    assert "Nothing to be done" in out
+
+
+def test_rules_and_cli_write_identical_stores(tmp_path):
+    snakemake(tmp_path / "rules", "--configfile", real_config(tmp_path / "rules"))
+    cli = tmp_path / "cli"
+    subprocess.run(
+        [sys.executable, "-m", "mmnet", "skeletons", "-c", real_config(cli), "-d", "ntu60", "-w", "3"],
+        cwd=cli, check=True, capture_output=True,
+    )  # fmt: skip
+    a = zarr.open_group(tmp_path / "rules" / "results" / "ntu60" / "skeleton.zarr", mode="r")
+    b = zarr.open_group(cli / "results" / "ntu60" / "skeleton.zarr", mode="r")
+    np.testing.assert_array_equal(a["joint"][:], b["joint"][:])
+    assert dict(a["joint"].attrs) == dict(b["joint"].attrs)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "rules" / "results" / "ntu60" / "samples.parquet"),
+        pd.read_parquet(cli / "results" / "ntu60" / "samples.parquet"),
+    )
+
+
+def test_failed_parse_leaves_nothing_trusted_and_rerun_completes(tmp_path, ntu60_skeletons):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for path in ntu60_skeletons:
+        (raw / path.name).write_bytes(path.read_bytes())
+    good = (raw / "S001C001P001R001A002.skeleton").read_bytes()
+    (raw / "S001C001P001R001A002.skeleton").write_bytes(good[:3000])
+    config = write_config(tmp_path, f"datasets:\n  ntu60:\n    kind: ntu60\n    skeletons: {raw}\n")
+    result = snakemake(tmp_path, "--configfile", config, check=False)
+    assert result.returncode != 0
+    log = (tmp_path / "results" / "logs" / "parse_skeletons").glob("*.log")
+    assert any("A002.skeleton, line" in p.read_text() for p in log)  # the log names file + line
+    assert not (tmp_path / "results" / "ntu60" / "skeleton.zarr").exists()
+    (raw / "S001C001P001R001A002.skeleton").write_bytes(good)
+    snakemake(tmp_path, "--configfile", config)
+    samples = pd.read_parquet(tmp_path / "results" / "ntu60" / "samples.parquet")
+    assert (samples["status"] == "ok").all()

@@ -1,0 +1,13 @@
+"""Rule gather_skeletons: shard stores -> skeleton.zarr + samples.parquet."""
+
+from mmnet.logs import setup_logging
+from mmnet.skeleton.stage import gather_skeletons
+
+setup_logging(log_file=snakemake.log[0])
+gather_skeletons(
+    snakemake.input.index,
+    snakemake.input.stores,
+    snakemake.input.tables,
+    snakemake.output.store,
+    snakemake.output.samples,
+)
