@@ -12,6 +12,7 @@ except ConfigError as error:
     raise WorkflowError(f"invalid configuration:\n{error}") from None
 
 DATASETS = sorted(config["datasets"])
+PROTOCOLS = {name: config["datasets"][name]["protocols"] for name in DATASETS}
 DEMO_DATASETS = [name for name in DATASETS if config["datasets"][name]["kind"] == "demo"]
 
 
@@ -22,6 +23,7 @@ def one_of(names):
 
 wildcard_constraints:
     dataset=one_of(DATASETS),
+    protocol=one_of(sorted({p for protocols in PROTOCOLS.values() for p in protocols})),
 
 
 def final_targets():
