@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from mmnet.datasets import get_dataset
+from mmnet.datasets import DATASETS, get_dataset
 from mmnet.datasets.base import Dataset, RawPaths
 
 SCHEMA_PATH = Path(str(resources.files("mmnet") / "resources" / "config.schema.yaml"))
@@ -57,6 +57,7 @@ def validate_config(config: dict) -> dict:
         dataset = get_dataset(entry["kind"])
         known = list(dataset.protocols)
         entry.setdefault("protocols", known)
+        entry["protocols"] = [str(p) for p in entry["protocols"]]  # N-UCLA's 123 unquoted
         unknown = [p for p in entry["protocols"] if p not in known]
         if unknown:
             raise ConfigError(
@@ -72,7 +73,26 @@ def validate_config(config: dict) -> dict:
                 )
         elif "skeletons" not in entry:
             raise ConfigError(f"datasets.{name}.skeletons: required for kind {entry['kind']!r}")
+        _check_extra_paths(name, entry, dataset)
     return config
+
+
+def _check_extra_paths(name: str, entry: dict, dataset: Dataset) -> None:
+    """The kind's own raw-path keys (PKU-MMD's ``labels``, ``splits``) are required, and
+    other kinds' keys are not allowed."""
+    foreign = sorted(
+        key
+        for other in DATASETS.values()
+        for key in other.extra_paths
+        if key not in dataset.extra_paths and entry.get(key) is not None
+    )
+    if foreign:
+        raise ConfigError(f"datasets.{name}: {foreign} not used by kind {entry['kind']!r}")
+    for key, what in dataset.extra_paths.items():
+        if entry.get(key) is None:
+            raise ConfigError(
+                f"datasets.{name}.{key}: required for kind {entry['kind']!r} (a {what})"
+            )
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
@@ -137,14 +157,20 @@ def raw_paths_of(name: str, entry: dict, check: bool = True) -> RawPaths:
         )
     skeletons = entry["skeletons"]
     folders = tuple(Path(p) for p in ([skeletons] if isinstance(skeletons, str) else skeletons))
+    extra_paths = get_dataset(entry["kind"]).extra_paths
     paths = RawPaths(
         skeletons=folders,
         videos=Path(entry["videos"]) if entry.get("videos") else None,
         missing_skeletons=Path(entry["missing_skeletons"])
         if entry.get("missing_skeletons")
         else None,
+        extra={key: Path(entry[key]) for key in extra_paths},
     )
     if check:
+        for key, what in extra_paths.items():
+            path = paths.extra[key]
+            exists = path.is_dir() if what == "folder" else path.is_file()
+            _require(exists, f"datasets.{name}.{key}", path, what)
         for folder in paths.skeletons:
             _require(folder.is_dir(), f"datasets.{name}.skeletons", folder, "folder")
         if paths.videos is not None:

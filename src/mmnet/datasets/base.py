@@ -22,9 +22,6 @@ from mmnet.skeleton.layouts import Layout, get_layout
 #: Values of the ``status`` column of ``samples.parquet``.
 STATUS_OK, STATUS_EXCLUDED, STATUS_REJECTED = "ok", "excluded", "rejected"
 
-#: A protocol is a rule that marks the training rows of a samples table (True = train).
-SplitRule = Callable[[pd.DataFrame], pd.Series]
-
 
 @dataclass(frozen=True)
 class RawPaths:
@@ -34,6 +31,21 @@ class RawPaths:
     videos: Path | None = None
     missing_skeletons: Path | None = None
     extra: Mapping[str, Path] = field(default_factory=dict)
+
+
+#: A protocol is a rule that marks the training rows of a samples table (True = train). Most
+#: rules read only the table's id columns; the raw paths are there for datasets whose
+#: official splits are files (PKU-MMD).
+SplitRule = Callable[[pd.DataFrame, RawPaths | None], pd.Series]
+
+
+class UnusableSample(ValueError):
+    """A sample that cannot be made although its files read fine (a PKU-MMD label window
+    beyond the end of its sequence, an N-UCLA label that contradicts the file name).
+
+    The skeleton stage always records it as ``rejected`` with this message, whatever
+    ``skeleton.on_error`` says: the dataset is usable, this one sample is not.
+    """
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,11 @@ class Dataset(ABC):
         protocols: protocol name -> rule marking training rows.
         two_person_actions: 1-based action ids of mutual (two-person) classes.
         id_pattern: regular expression a sample id must match.
+        missing_list: packaged exclusion list (``resources/``) used when the config gives
+            no ``missing_skeletons``; None = exclude nothing by default.
+        extra_paths: further raw paths the kind needs: config key -> ``"folder"`` or
+            ``"file"``. Each is required in the config entry, checked to exist, and reaches
+            :meth:`list_samples` and the split rules as ``RawPaths.extra[key]``.
     """
 
     kind: str
@@ -79,6 +96,8 @@ class Dataset(ABC):
     protocols: Mapping[str, SplitRule]
     two_person_actions: frozenset[int]
     id_pattern: str
+    missing_list: str | None = None
+    extra_paths: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def layout(self) -> Layout:
@@ -102,11 +121,23 @@ class Dataset(ABC):
         """Raw joints of one sample (a row of :meth:`list_samples`); raises ``ValueError``
         naming the file and line for a malformed file."""
 
-    def add_splits(self, table: pd.DataFrame, protocols: list[str]) -> pd.DataFrame:
+    def add_splits(
+        self, table: pd.DataFrame, protocols: list[str], raw: RawPaths | None = None
+    ) -> pd.DataFrame:
         """Add one boolean column per protocol (True = training sample)."""
         for name in protocols:
-            table[name] = self.protocols[name](table).astype(bool)
+            table[name] = self.protocols[name](table, raw).astype(bool)
         return table
+
+    def missing_samples(self, raw: RawPaths) -> tuple[frozenset[str], str]:
+        """Ids to exclude and the name of the list they come from (configured, else the
+        packaged :attr:`missing_list`, else none)."""
+        path = raw.missing_skeletons or (
+            package_resource(self.missing_list) if self.missing_list else None
+        )
+        if path is None:
+            return frozenset(), ""
+        return frozenset(read_sample_list(path, self.id_pattern)), Path(path).name
 
 
 def read_sample_list(path: Path | str, id_pattern: str) -> list[str]:

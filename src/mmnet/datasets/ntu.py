@@ -19,9 +19,7 @@ from mmnet.datasets.base import (
     Dataset,
     RawPaths,
     RawSkeleton,
-    package_resource,
     read_lines,
-    read_sample_list,
 )
 from mmnet.datasets.ntu_format import read_skeleton_file
 
@@ -38,19 +36,19 @@ NTU120_XSUB_TRAIN = NTU60_XSUB_TRAIN | frozenset(
 NTU60_XVIEW_TRAIN_CAMERAS = frozenset((2, 3))
 
 
-def ntu60_xsub(table: pd.DataFrame) -> pd.Series:
+def ntu60_xsub(table: pd.DataFrame, raw: RawPaths | None = None) -> pd.Series:
     return table["subject"].isin(NTU60_XSUB_TRAIN)
 
 
-def ntu60_xview(table: pd.DataFrame) -> pd.Series:
+def ntu60_xview(table: pd.DataFrame, raw: RawPaths | None = None) -> pd.Series:
     return table["camera"].isin(NTU60_XVIEW_TRAIN_CAMERAS)
 
 
-def ntu120_xsub(table: pd.DataFrame) -> pd.Series:
+def ntu120_xsub(table: pd.DataFrame, raw: RawPaths | None = None) -> pd.Series:
     return table["subject"].isin(NTU120_XSUB_TRAIN)
 
 
-def ntu120_xset(table: pd.DataFrame) -> pd.Series:
+def ntu120_xset(table: pd.DataFrame, raw: RawPaths | None = None) -> pd.Series:
     return table["setup"] % 2 == 0
 
 
@@ -67,8 +65,6 @@ def parse_ntu_ids(samples: pd.Series) -> pd.DataFrame:
 class NTUDataset(Dataset):
     """A dataset stored in NTU's raw formats (``.skeleton`` files, ``_rgb.avi`` videos)."""
 
-    missing_list: str | None = None  # packaged official list, used when the config gives none
-
     def list_samples(self, raw: RawPaths) -> pd.DataFrame:
         files = _skeleton_files(raw.skeletons)
         table = pd.DataFrame({"sample": pd.Series(sorted(files), dtype="string")})
@@ -79,10 +75,7 @@ class NTUDataset(Dataset):
             [str(raw.videos / f"{s}_rgb.avi") if raw.videos else None for s in table["sample"]],
             dtype="string",
         )
-        missing_file = raw.missing_skeletons or (
-            package_resource(self.missing_list) if self.missing_list else None
-        )
-        missing = set(read_sample_list(missing_file, NTU_ID)) if missing_file else set()
+        missing, missing_source = self.missing_samples(raw)
         status, reason = [], []
         for sample, action in zip(table["sample"], table["action"], strict=True):
             if action < 0:
@@ -93,7 +86,7 @@ class NTUDataset(Dataset):
                 reason.append(f"action {action} is not one of the {self.num_class} classes")
             elif sample in missing:
                 status.append(STATUS_EXCLUDED)
-                reason.append(f"listed in {Path(missing_file).name}")
+                reason.append(f"listed in {missing_source}")
             else:
                 status.append(STATUS_OK)
                 reason.append("")

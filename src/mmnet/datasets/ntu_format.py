@@ -80,27 +80,43 @@ class SkeletonFile:
 
 
 def read_skeleton_file(
-    path: str | Path, fields: tuple[int, ...] = XYZ, num_joints: int = 25
+    path: str | Path,
+    fields: tuple[int, ...] = XYZ,
+    num_joints: int = 25,
+    fields_per_joint: int = len(JOINT_FIELDS),
 ) -> SkeletonFile:
     """Read one ``.skeleton`` file; ``fields`` are indices into :data:`JOINT_FIELDS`."""
     try:
         data = Path(path).read_bytes()
     except OSError as err:
         raise SkeletonFormatError(path, None, f"cannot read file ({err.strerror})") from err
-    return parse_skeleton(data, path, fields, num_joints)
+    return parse_skeleton(data, path, fields, num_joints, fields_per_joint)
 
 
 def parse_skeleton(
-    data: bytes, path: str | Path = "<bytes>", fields: tuple[int, ...] = XYZ, num_joints: int = 25
+    data: bytes,
+    path: str | Path = "<bytes>",
+    fields: tuple[int, ...] = XYZ,
+    num_joints: int = 25,
+    fields_per_joint: int = len(JOINT_FIELDS),
 ) -> SkeletonFile:
-    """Parse the bytes of a ``.skeleton`` file (see module docstring)."""
-    if any(not 0 <= f < len(JOINT_FIELDS) for f in fields):
-        raise ValueError(f"joint field indices must lie in 0..{len(JOINT_FIELDS) - 1}")
-    result = _parse_fast(data, fields, num_joints)
-    return result if result is not None else _parse_lines(data, path, fields, num_joints)
+    """Parse the bytes of a ``.skeleton`` file (see module docstring).
+
+    ``fields_per_joint`` reads the same layout with other joint lines: N-UCLA's reformatted
+    files have 4 fields, ``x y z trackingState`` (see :mod:`mmnet.datasets.nucla`); ``fields``
+    then index those.
+    """
+    if any(not 0 <= f < fields_per_joint for f in fields):
+        raise ValueError(f"joint field indices must lie in 0..{fields_per_joint - 1}")
+    result = _parse_fast(data, fields, num_joints, fields_per_joint)
+    if result is None:
+        result = _parse_lines(data, path, fields, num_joints, fields_per_joint)
+    return result
 
 
-def _parse_fast(data: bytes, fields: tuple[int, ...], num_joints: int) -> SkeletonFile | None:
+def _parse_fast(
+    data: bytes, fields: tuple[int, ...], num_joints: int, fields_per_joint: int = len(JOINT_FIELDS)
+) -> SkeletonFile | None:
     """Vectorised parse of a canonical file; ``None`` means "use the exact reader"."""
     if not data or data.translate(None, _NUMERIC_BYTES):
         return None
@@ -149,11 +165,13 @@ def _parse_fast(data: bytes, fields: tuple[int, ...], num_joints: int) -> Skelet
         joint_counts[count_lines] = [-1 if v is None else v for v in values_of_counts]
         if (
             (n_spaces[info] != BODY_INFO_FIELDS - 1).any()
-            or (n_spaces[joint_lines] != len(JOINT_FIELDS) - 1).any()
+            or (n_spaces[joint_lines] != fields_per_joint - 1).any()
             or (joint_counts[info + 1] != num_joints).any()
         ):
             return None
-    values = _gather_fields(data, starts, ends, spaces, first_space, joint_lines, fields)
+    values = _gather_fields(
+        data, starts, ends, spaces, first_space, joint_lines, fields, fields_per_joint
+    )
     if values is None:
         return None
     id_ends = spaces[first_space[info]].tolist()
@@ -185,6 +203,7 @@ def _gather_fields(
     first_space: np.ndarray,
     lines: np.ndarray,
     fields: tuple[int, ...],
+    fields_per_joint: int,
 ) -> np.ndarray | None:
     """Convert fields ``fields`` of ``lines`` to float64 without splitting whole lines.
 
@@ -196,7 +215,7 @@ def _gather_fields(
     if len(lines) == 0:
         return np.zeros((0, len(fields)))
     wanted = sorted(set(fields))
-    last = len(JOINT_FIELDS) - 1
+    last = fields_per_joint - 1
     first = first_space[lines]
     bounds = []
     for f in wanted:
@@ -217,7 +236,11 @@ def _gather_fields(
 
 
 def _parse_lines(
-    data: bytes, path: str | Path, fields: tuple[int, ...], num_joints: int
+    data: bytes,
+    path: str | Path,
+    fields: tuple[int, ...],
+    num_joints: int,
+    fields_per_joint: int = len(JOINT_FIELDS),
 ) -> SkeletonFile:
     """Exact line-by-line reader: any whitespace, precise errors (slow path)."""
     try:
@@ -266,7 +289,7 @@ def _parse_lines(
             if n != num_joints:
                 raise SkeletonFormatError(path, pos, f"joint count is {n}, expected {num_joints}")
             for _ in range(num_joints):
-                tokens = next_fields(len(JOINT_FIELDS), "a joint line")
+                tokens = next_fields(fields_per_joint, "a joint line")
                 try:
                     values.append([float(tokens[f]) for f in fields])
                     [float(t) for t in tokens]

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 import mmnet
-from mmnet.datasets.base import STATUS_OK, STATUS_REJECTED, Dataset
+from mmnet.datasets.base import STATUS_OK, STATUS_REJECTED, Dataset, UnusableSample
 from mmnet.logs import progress
 from mmnet.skeleton.transforms import fit_frames, pre_normalize, select_bodies
 from mmnet.store import (
@@ -125,6 +125,9 @@ def _read_into(dataset: Dataset, row: pd.Series, out: np.ndarray, on_error: str)
         return None
     try:
         raw = dataset.read_skeleton(row)
+    except UnusableSample as err:  # the files are fine, this sample is not: never fatal
+        log.warning("rejected %s: %s", row["sample"], err)
+        return {"n_frames": -1, "n_bodies": -1, "status": STATUS_REJECTED, "reason": str(err)}
     except ValueError as err:  # SkeletonFormatError and friends: they name file and line
         if on_error == "fail":
             raise
@@ -134,7 +137,7 @@ def _read_into(dataset: Dataset, row: pd.Series, out: np.ndarray, on_error: str)
         "n_frames": raw.n_frames,
         "n_bodies": raw.max_bodies,
         "status": STATUS_OK,
-        "reason": "",
+        "reason": row["reason"],  # an ok row may carry a warning from the index (PKU overlaps)
     }
     if not raw.joints.any():
         record.update(status=STATUS_REJECTED, reason="no body in any frame")
