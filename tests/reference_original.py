@@ -145,3 +145,66 @@ def original_sample(path: str, max_frames: int = 300) -> np.ndarray:
     out = np.zeros((1, 3, max_frames, data.shape[2], 2), dtype=np.float32)
     out[0, :, : data.shape[1]] = data
     return pre_normalization(out)[0]
+
+
+# --- PKU-MMD (spec §1.2) and N-UCLA (spec §1.3, §2.1) ----------------------------------------
+
+PKU_BODY_INFO = "6 1 0 0 1 1 0 -0.437266 -0.117168 2"  # the converter's constant dummy line
+
+
+def pku_instance_to_ntu(skeleton_lines: list[str], start: int, end: int) -> str:
+    """TSMF's ``skeleton_to_ntu_format`` for one label line: rows start..end (1-based)."""
+    out = [str(end - start + 1)]
+    for line in skeleton_lines[start - 1 : end]:
+        values = line.split()
+        first, second = values[:75], values[75:150]
+        two = any(float(v) != 0 for v in second)
+        out += ["2" if two else "1", PKU_BODY_INFO, "25"]
+        out += [" ".join(first[3 * j : 3 * j + 3]) for j in range(25)]
+        if two:  # no second body-info or joint-count line
+            out += [" ".join(second[3 * j : 3 * j + 3]) for j in range(25)]
+    return "\n".join(out) + "\n"
+
+
+def read_pku_xyz(text: str, max_body: int = 4, num_joint: int = 25) -> np.ndarray:
+    """``pku_gendata``'s reader: body-info and joint-count lines only for a frame's first body."""
+    lines = iter(text.splitlines())
+    n_frames = int(next(lines))
+    data = np.zeros((max_body, n_frames, num_joint, 3))
+    for f in range(n_frames):
+        n_joints = 0
+        for m in range(int(next(lines))):
+            if m == 0:
+                next(lines)  # body info
+                n_joints = int(next(lines))
+            for j in range(n_joints):
+                xyz = [float(v) for v in next(lines).split()]
+                if m < max_body:
+                    data[m, f, j] = xyz
+    return data
+
+
+def read_ucla_xyz(path: str, max_body: int = 1, num_joint: int = 20) -> np.ndarray:
+    """``ucla_gendata``'s reader: NTU-like file, comma-separated ``x,y,z,trackingState``."""
+    with open(path) as f:
+        n_frames = int(f.readline())
+        data = np.zeros((max_body, n_frames, num_joint, 3))
+        for n in range(n_frames):
+            for m in range(int(f.readline())):
+                f.readline()  # body info
+                for j in range(int(f.readline())):
+                    values = [float(v) for v in f.readline().split(",")]
+                    if m < max_body and j < num_joint:
+                        data[m, n, j] = values[:3]
+    return data
+
+
+def process_like_ntu(bodies: np.ndarray, max_frames: int, keep: int) -> np.ndarray:
+    """Select ``keep`` bodies by energy, fit to T (centre crop as ``pku_gendata``), normalise."""
+    data = (select_two(bodies, keep) if keep > 1 else bodies[:keep]).transpose(3, 1, 2, 0)
+    if data.shape[1] > max_frames:
+        start = (data.shape[1] - max_frames) // 2
+        data = data[:, start : start + max_frames]
+    out = np.zeros((1, 3, max_frames, data.shape[2], keep), dtype=np.float32)
+    out[0, :, : data.shape[1]] = data
+    return pre_normalization(out)[0]

@@ -57,7 +57,7 @@ def test_missing_raw_folder_names_key_and_path(tmp_path):
 
 def test_shipped_configs_are_valid():
     main = load_config([REPO / "config" / "config.yaml"])
-    assert set(main["datasets"]) == {"ntu60", "ntu120"}
+    assert set(main["datasets"]) == {"ntu60", "ntu120", "pku", "nucla"}
     assert len(main["datasets"]["ntu120"]["skeletons"]) == 2
     demo = load_config([REPO / "config" / "demo.yaml"])
     assert list(demo["datasets"]) == ["demo"]
