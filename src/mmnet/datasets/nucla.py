@@ -35,7 +35,6 @@ from mmnet.datasets.base import (
     Dataset,
     RawPaths,
     RawSkeleton,
-    SplitRule,
     UnusableSample,
     read_lines,
 )
@@ -52,14 +51,15 @@ JOINT_LINE_FIELDS = 4  # x, y, z, trackingState
 ID_FIELDS = ("subject", "action", "environment", "view")
 
 
-def view_protocol(name: str) -> SplitRule:
-    """Protocol ``"123"``: views 1 and 2 train, view 3 tests."""
-    train_views = {int(name[0]), int(name[1])}
+@dataclass(frozen=True)
+class ViewProtocol:
+    """Split rule of protocol ``"123"``: views 1 and 2 train, view 3 tests. (A class, not a
+    closure, so that datasets pickle into worker processes.)"""
 
-    def rule(table: pd.DataFrame, raw: RawPaths | None = None) -> pd.Series:
-        return table["view"].isin(train_views)
+    name: str
 
-    return rule
+    def __call__(self, table: pd.DataFrame, raw: RawPaths | None = None) -> pd.Series:
+        return table["view"].isin({int(self.name[0]), int(self.name[1])})
 
 
 def original_name(subject: int, action: int, environment: int, view: int) -> str:
@@ -206,7 +206,7 @@ NUCLA = NUCLADataset(
     max_frames=192,
     max_bodies=1,
     bodies_read=1,
-    protocols={name: view_protocol(name) for name in PROTOCOLS},
+    protocols={name: ViewProtocol(name) for name in PROTOCOLS},
     two_person_actions=frozenset(),
     id_pattern=NUCLA_ID,
 )

@@ -35,7 +35,6 @@ from mmnet.datasets.base import (
     Dataset,
     RawPaths,
     RawSkeleton,
-    SplitRule,
     UnusableSample,
     read_lines,
 )
@@ -128,14 +127,18 @@ def read_split_file(path: str | Path) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(lists["train"]), frozenset(lists["test"])
 
 
-def official_split(protocol: str) -> SplitRule:
-    """The rule of ``protocol``: a sample trains when its video is in the official training
-    list (spec §3; the original also treats "not in the training list" as test)."""
+@dataclass(frozen=True)
+class OfficialSplit:
+    """Split rule of a protocol: a sample trains when its video is in the official training
+    list (spec §3; the original also treats "not in the training list" as test). A class,
+    not a closure, so that datasets pickle into worker processes."""
 
-    def rule(table: pd.DataFrame, raw: RawPaths | None) -> pd.Series:
+    protocol: str
+
+    def __call__(self, table: pd.DataFrame, raw: RawPaths | None) -> pd.Series:
         if raw is None or "splits" not in raw.extra:
-            raise ValueError(f"PKU-MMD protocol {protocol!r} needs the official split folder")
-        path = Path(raw.extra["splits"]) / SPLIT_FILES[protocol]
+            raise ValueError(f"PKU-MMD protocol {self.protocol!r} needs the official split folder")
+        path = Path(raw.extra["splits"]) / SPLIT_FILES[self.protocol]
         train, test = read_split_file(path)
         unlisted = sorted(set(table["video"]) - train - test)
         if unlisted:
@@ -144,8 +147,6 @@ def official_split(protocol: str) -> SplitRule:
                 path, len(unlisted), ", ".join(unlisted[:10]),
             )  # fmt: skip
         return table["video"].isin(train)
-
-    return rule
 
 
 @functools.lru_cache(maxsize=SEQUENCE_CACHE_SIZE)
@@ -311,7 +312,7 @@ PKU_MMD = PKUMMDDataset(
     max_frames=300,
     max_bodies=2,
     bodies_read=PERSONS,
-    protocols={name: official_split(name) for name in SPLIT_FILES},
+    protocols={name: OfficialSplit(name) for name in SPLIT_FILES},
     # The original ROI code's two-person classes (spec §1.2).
     two_person_actions=frozenset({12, 14, 16, 18, 21, 24, 26, 27}),
     id_pattern=PKU_ID,

@@ -1,13 +1,36 @@
-"""Config entries of the PKU-MMD and N-UCLA kinds: their raw-path keys and protocol names."""
+"""The dataset registry: class names, picklable kinds, and the config keys of each kind."""
 
 from __future__ import annotations
 
 import copy
+import pickle
 
 import pytest
 from conftest import realdata
 
 from mmnet.config import ConfigError, raw_paths, validate_config
+from mmnet.datasets import DATASETS
+
+
+def test_every_kind_has_its_class_names():
+    sizes = {kind: len(d.class_names) for kind, d in DATASETS.items()}
+    assert sizes == {"ntu60": 60, "ntu120": 120, "pku": 51, "nucla": 10, "demo": 7}
+    for dataset in DATASETS.values():
+        assert len(set(dataset.class_names)) == dataset.num_class
+        assert all(1 <= a <= dataset.num_class for a in dataset.two_person_actions)
+    assert DATASETS["ntu120"].class_names[:60] == DATASETS["ntu60"].class_names
+    assert DATASETS["nucla"].class_names == (
+        "pick up with one hand", "pick up with two hands", "drop trash", "walk around",
+        "sit down", "stand up", "donning", "doffing", "throw", "carry",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", sorted(DATASETS))
+def test_every_kind_pickles_for_worker_processes(kind):
+    dataset = DATASETS[kind]
+    copy_ = pickle.loads(pickle.dumps(dataset))
+    assert copy_.kind == kind and list(copy_.protocols) == list(dataset.protocols)
+
 
 PKU = {"kind": "pku", "skeletons": "/nowhere/s", "labels": "/nowhere/l", "splits": "/nowhere/x"}
 
