@@ -339,3 +339,18 @@ def test_video_paths_and_class_names(tmp_path):
     names = get_dataset("pku").class_names
     assert (len(names), names[0], names[13], names[50]) == (51, "bow", "handshaking", "writing")
     assert all("other person" in names[a - 1] or a == 14 for a in PKU_MMD.two_person_actions)
+
+
+def test_irregular_blanks_read_the_same_and_blank_lines_inside_are_errors(tmp_path):
+    real = realdata("pku_mmd", "PKU_Skeleton_Renew", "0310-R.txt")
+    lines = real.read_text().splitlines()
+    irregular = tmp_path / "0310-R.txt"
+    irregular.write_text(
+        "\r\n".join(" " + line.replace(" ", " \t ", 7) for line in lines) + "\n\n\n"
+    )
+    read_sequence.cache_clear()
+    np.testing.assert_array_equal(read_sequence(str(irregular)), read_sequence(str(real)))
+    irregular.write_text("\n".join([*lines[:9], "", *lines[9:]]) + "\n")
+    read_sequence.cache_clear()
+    with pytest.raises(ValueError, match=r"0310-R.txt, line 10: expected 150 numbers .* found 0"):
+        read_sequence(str(irregular))

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from mmnet.datasets.base import (
     STATUS_EXCLUDED,
@@ -154,48 +156,59 @@ def read_sequence(path: str) -> np.ndarray:
     """All rows of a skeleton file as ``(F, 2, 25, 3)`` float64, read-only (it is cached).
 
     Every line must hold 150 numbers; a broken file raises ``ValueError`` naming file and line.
+    Canonical files (single spaces) go through Arrow's CSV reader (single-threaded, about
+    twice as fast as splitting in Python); anything it rejects is re-read line by line,
+    which accepts any blanks and, for a broken file, finds the line at fault.
     """
     try:
         data = Path(path).read_bytes()
     except OSError as err:
         raise ValueError(f"{path}: cannot read file ({err.strerror})") from None
-    counts = _tokens_per_line(data)
-    if not counts.any():
-        raise ValueError(f"{path}: file is empty")
-    counts = counts[: np.flatnonzero(counts)[-1] + 1]  # trailing blank lines are fine
-    bad = np.flatnonzero(counts != VALUES_PER_ROW)
-    if len(bad):
-        raise ValueError(
-            f"{path}, line {bad[0] + 1}: expected {VALUES_PER_ROW} numbers "
-            f"(2 persons x 25 joints x xyz), found {counts[bad[0]]}"
-        )
     try:
-        values = np.array(data.split(), dtype=np.float64)
-    except ValueError:
-        for number, line in enumerate(data.splitlines(), start=1):
-            for token in line.split():
-                try:
-                    float(token)
-                except ValueError:
-                    raise ValueError(
-                        f"{path}, line {number}: {token.decode(errors='replace')!r} is not a number"
-                    ) from None
-        raise
-    frames = values.reshape(len(counts), PERSONS, JOINTS, 3)
+        table = pa_csv.read_csv(
+            pa.BufferReader(data),
+            read_options=_CSV_READ,
+            parse_options=_CSV_PARSE,
+            convert_options=_CSV_CONVERT,
+        )
+    except pa.ArrowInvalid:
+        table = None
+    if table is None or any(column.null_count for column in table.columns):  # nulls: blank lines
+        values = _parse_rows(data, path)
+    else:
+        values = np.column_stack([column.to_numpy() for column in table.columns])
+    frames = values.reshape(len(values), PERSONS, JOINTS, 3)
     frames.flags.writeable = False
     return frames
 
 
-def _tokens_per_line(data: bytes) -> np.ndarray:
-    """Number of blank-separated tokens on each line, without splitting the lines."""
-    buf = np.frombuffer(data, dtype=np.uint8)
-    if not len(buf):
-        return np.zeros(0, dtype=np.int64)
-    newline = buf == ord("\n")
-    blank = newline | (buf == ord(" ")) | (buf == ord("\t")) | (buf == ord("\r"))
-    starts = ~blank & np.concatenate(([True], blank[:-1]))
-    line_of = np.cumsum(newline) - newline  # a newline byte belongs to the line it ends
-    return np.bincount(line_of[starts], minlength=int(line_of[-1]) + 1)
+_CSV_COLUMNS = [f"v{i}" for i in range(VALUES_PER_ROW)]
+_CSV_READ = pa_csv.ReadOptions(column_names=_CSV_COLUMNS, use_threads=False)
+_CSV_PARSE = pa_csv.ParseOptions(delimiter=" ", ignore_empty_lines=False)
+_CSV_CONVERT = pa_csv.ConvertOptions(column_types=dict.fromkeys(_CSV_COLUMNS, pa.float64()))
+
+
+def _parse_rows(data: bytes, path: str) -> np.ndarray:
+    """Exact line-by-line reader: any blanks, trailing blank lines allowed, precise errors."""
+    rows = [line.split() for line in data.splitlines()]
+    while rows and not rows[-1]:
+        rows.pop()
+    if not rows:
+        raise ValueError(f"{path}: file is empty")
+    for number, row in enumerate(rows, start=1):
+        if len(row) != VALUES_PER_ROW:
+            raise ValueError(
+                f"{path}, line {number}: expected {VALUES_PER_ROW} numbers "
+                f"(2 persons x 25 joints x xyz), found {len(row)}"
+            )
+        for token in row:
+            try:
+                float(token)
+            except ValueError:
+                raise ValueError(
+                    f"{path}, line {number}: {token.decode(errors='replace')!r} is not a number"
+                ) from None
+    return np.array(rows, dtype=np.float64)
 
 
 def _sequence_files(folders: tuple[Path, ...]) -> dict[str, Path]:
