@@ -28,6 +28,7 @@ test: lint
 
 bench: $(BIN)/snakemake
 	$(BIN)/python bench/parse_skeletons.py --json results/bench/parse_skeletons.json
+	$(BIN)/python bench/pku_instances.py --json results/bench/pku_instances.json
 
 clean:
 	rm -rf results .snakemake
