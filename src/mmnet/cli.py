@@ -34,11 +34,14 @@ def cmd_validate_config(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
+    config = load_config(args.config)
+    _generate_demo(config, Path(args.out) if args.out else raw_root(args.dataset))
+
+
+def _generate_demo(config: dict, out: Path) -> None:
     from mmnet.datasets.demo import generate_demo
 
-    config = load_config(args.config)
     demo = config["demo"]
-    out = Path(args.out) if args.out else raw_root(args.dataset)
     generate_demo(
         out,
         seed=demo["seed"],
@@ -93,8 +96,7 @@ def cmd_skeletons(args: argparse.Namespace) -> None:
     entry = config["datasets"][args.dataset]
     dataset = dataset_of(config, args.dataset)
     if entry["kind"] == "demo" and not raw_root(args.dataset).is_dir():
-        args.out = None
-        cmd_demo(args)
+        _generate_demo(config, raw_root(args.dataset))
     index = _results(args, "index.parquet")
     index_samples(dataset, raw_paths(config, args.dataset), entry["protocols"], index)
     build_skeletons(
