@@ -18,6 +18,8 @@ import yaml
 from mmnet.datasets import get_dataset
 from mmnet.datasets.base import Dataset, RawPaths
 
+#: Optional raw folders of a dataset entry besides ``skeletons`` (checked when configured).
+RAW_FOLDERS = ("videos", "labels", "splits")
 SCHEMA_PATH = Path(str(resources.files("mmnet") / "resources" / "config.schema.yaml"))
 
 
@@ -64,14 +66,16 @@ def validate_config(config: dict) -> dict:
                 f"{entry['kind']!r} (known: {known})"
             )
         if entry["kind"] == "demo":
-            extra = [k for k in ("skeletons", "videos", "missing_skeletons") if entry.get(k)]
+            extra = [k for k in ("skeletons", *RAW_FOLDERS, "missing_skeletons") if entry.get(k)]
             if extra:
                 raise ConfigError(
                     f"datasets.{name}: {extra} not allowed for kind 'demo' "
                     f"(its raw files are generated under results/{name}/raw/)"
                 )
-        elif "skeletons" not in entry:
-            raise ConfigError(f"datasets.{name}.skeletons: required for kind {entry['kind']!r}")
+        else:
+            for key in dataset.required_raw:
+                if key not in entry:
+                    raise ConfigError(f"datasets.{name}.{key}: required for kind {entry['kind']!r}")
     return config
 
 
@@ -137,18 +141,19 @@ def raw_paths_of(name: str, entry: dict, check: bool = True) -> RawPaths:
         )
     skeletons = entry["skeletons"]
     folders = tuple(Path(p) for p in ([skeletons] if isinstance(skeletons, str) else skeletons))
+    missing = entry.get("missing_skeletons")
     paths = RawPaths(
         skeletons=folders,
         videos=Path(entry["videos"]) if entry.get("videos") else None,
-        missing_skeletons=Path(entry["missing_skeletons"])
-        if entry.get("missing_skeletons")
-        else None,
+        missing_skeletons=Path(missing) if missing else None,
+        extra={key: Path(entry[key]) for key in RAW_FOLDERS[1:] if entry.get(key)},
     )
     if check:
         for folder in paths.skeletons:
             _require(folder.is_dir(), f"datasets.{name}.skeletons", folder, "folder")
-        if paths.videos is not None:
-            _require(paths.videos.is_dir(), f"datasets.{name}.videos", paths.videos, "folder")
+        for key in RAW_FOLDERS:
+            if entry.get(key):
+                _require(Path(entry[key]).is_dir(), f"datasets.{name}.{key}", entry[key], "folder")
         if paths.missing_skeletons is not None:
             _require(
                 paths.missing_skeletons.is_file(),
@@ -159,6 +164,6 @@ def raw_paths_of(name: str, entry: dict, check: bool = True) -> RawPaths:
     return paths
 
 
-def _require(ok: bool, key: str, path: Path, what: str) -> None:
+def _require(ok: bool, key: str, path: Path | str, what: str) -> None:
     if not ok:
         raise ConfigError(f"{key}: {what} {str(path)!r} does not exist (edit the config file)")

@@ -22,7 +22,7 @@ def index_samples(
     One boolean column per protocol is True for training samples.
     """
     table = dataset.list_samples(raw)
-    dataset.add_splits(table, protocols)
+    dataset.add_splits(table, protocols, raw)
     counts = table["status"].value_counts().to_dict()
     log.info("%s: %d samples listed %s", dataset.kind, len(table), counts)
     for protocol in protocols:

@@ -28,12 +28,13 @@ def test_defaults_are_filled():
         (lambda c: c["datasets"]["ntu60"].update(kind="ntu61"), "datasets.ntu60.kind: 'ntu61' is not one of"),
         (lambda c: c["datasets"]["ntu60"].update(protocols=["xset"]), "datasets.ntu60.protocols: ['xset'] not protocols"),
         (lambda c: c["datasets"]["ntu60"].pop("skeletons"), "datasets.ntu60.skeletons: required"),
+        (lambda c: c["datasets"]["ntu60"].update(kind="pku"), "datasets.ntu60.labels: required for kind 'pku'"),
         (lambda c: c["datasets"].update(ntu_60=c["datasets"]["ntu60"]), "name 'ntu_60' must match"),
         (lambda c: c.update(skeleton={"on_error": "ignore"}), "skeleton.on_error: 'ignore' is not one of"),
         (lambda c: c.pop("datasets"), "'datasets' is a required property"),
         (lambda c: c.update(datasets={"d": {"kind": "demo", "skeletons": "x"}}), "not allowed for kind 'demo'"),
     ],
-    ids=["dataset-key", "top-key", "kind", "protocol", "no-skeletons", "name", "enum", "no-datasets", "demo-paths"],
+    ids=["dataset-key", "top-key", "kind", "protocol", "no-skeletons", "pku-labels", "name", "enum", "no-datasets", "demo-paths"],
 )  # fmt: skip
 def test_errors_name_the_key(change, message):
     config = copy.deepcopy(NTU)
@@ -57,7 +58,7 @@ def test_missing_raw_folder_names_key_and_path(tmp_path):
 
 def test_shipped_configs_are_valid():
     main = load_config([REPO / "config" / "config.yaml"])
-    assert set(main["datasets"]) == {"ntu60", "ntu120"}
+    assert set(main["datasets"]) == {"ntu60", "ntu120", "pku", "nucla"}
     assert len(main["datasets"]["ntu120"]["skeletons"]) == 2
     demo = load_config([REPO / "config" / "demo.yaml"])
     assert list(demo["datasets"]) == ["demo"]

@@ -141,3 +141,31 @@ def test_failed_parse_leaves_nothing_trusted_and_rerun_completes(tmp_path, ntu60
     snakemake(tmp_path, "--configfile", config)
     samples = pd.read_parquet(tmp_path / "results" / "ntu60" / "samples.parquet")
     assert (samples["status"] == "ok").all()
+
+
+def test_pku_and_nucla_skeleton_stage(tmp_path):
+    pku, nucla = realdata("pku_mmd"), realdata("nw_ucla", "all_sqe")
+    config = write_config(
+        tmp_path,
+        f"""datasets:
+  pku:
+    kind: pku
+    skeletons: {pku / "PKU_Skeleton_Renew"}
+    labels: {pku / "Train_Label_PKU_final"}
+    splits: {pku / "Split"}
+  nucla:
+    kind: nucla
+    skeletons: {nucla}
+""",
+    )
+    counts = job_counts(snakemake(tmp_path, "-n", "--configfile", config).stdout)
+    assert counts["index_samples"] == 2 and counts["parse_skeletons"] == 16
+    snakemake(tmp_path, "--configfile", config)
+    pku_samples = pd.read_parquet(tmp_path / "results" / "pku" / "samples.parquet")
+    nucla_samples = pd.read_parquet(tmp_path / "results" / "nucla" / "samples.parquet")
+    assert (pku_samples["status"] == "ok").sum() == 29 and len(pku_samples) == 45
+    assert list(nucla_samples.columns[-5:]) == ["123", "132", "231", "n_frames", "n_bodies"]
+    shape = zarr.open_group(tmp_path / "results" / "nucla" / "skeleton.zarr", mode="r")[
+        "joint"
+    ].shape
+    assert shape == (31, 3, 192, 20, 1)

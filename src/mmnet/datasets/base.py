@@ -22,8 +22,9 @@ from mmnet.skeleton.layouts import Layout, get_layout
 #: Values of the ``status`` column of ``samples.parquet``.
 STATUS_OK, STATUS_EXCLUDED, STATUS_REJECTED = "ok", "excluded", "rejected"
 
-#: A protocol is a rule that marks the training rows of a samples table (True = train).
-SplitRule = Callable[[pd.DataFrame], pd.Series]
+#: A protocol is a rule that marks the training rows of a samples table (True = train); it
+#: may read official split files among the raw paths.
+SplitRule = Callable[[pd.DataFrame, "RawPaths"], pd.Series]
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Dataset(ABC):
         protocols: protocol name -> rule marking training rows.
         two_person_actions: 1-based action ids of mutual (two-person) classes.
         id_pattern: regular expression a sample id must match.
+        required_raw: config keys of raw paths this kind needs (``skeletons``, ``labels``...).
     """
 
     kind: str
@@ -79,6 +81,7 @@ class Dataset(ABC):
     protocols: Mapping[str, SplitRule]
     two_person_actions: frozenset[int]
     id_pattern: str
+    required_raw: tuple[str, ...] = ("skeletons",)
 
     @property
     def layout(self) -> Layout:
@@ -102,10 +105,10 @@ class Dataset(ABC):
         """Raw joints of one sample (a row of :meth:`list_samples`); raises ``ValueError``
         naming the file and line for a malformed file."""
 
-    def add_splits(self, table: pd.DataFrame, protocols: list[str]) -> pd.DataFrame:
+    def add_splits(self, table: pd.DataFrame, protocols: list[str], raw: RawPaths) -> pd.DataFrame:
         """Add one boolean column per protocol (True = training sample)."""
         for name in protocols:
-            table[name] = self.protocols[name](table).astype(bool)
+            table[name] = self.protocols[name](table, raw).astype(bool).to_numpy()
         return table
 
 

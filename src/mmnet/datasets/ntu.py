@@ -38,19 +38,19 @@ NTU120_XSUB_TRAIN = NTU60_XSUB_TRAIN | frozenset(
 NTU60_XVIEW_TRAIN_CAMERAS = frozenset((2, 3))
 
 
-def ntu60_xsub(table: pd.DataFrame) -> pd.Series:
+def ntu60_xsub(table: pd.DataFrame, raw: RawPaths | None = None) -> pd.Series:
     return table["subject"].isin(NTU60_XSUB_TRAIN)
 
 
-def ntu60_xview(table: pd.DataFrame) -> pd.Series:
+def ntu60_xview(table: pd.DataFrame, raw: RawPaths | None = None) -> pd.Series:
     return table["camera"].isin(NTU60_XVIEW_TRAIN_CAMERAS)
 
 
-def ntu120_xsub(table: pd.DataFrame) -> pd.Series:
+def ntu120_xsub(table: pd.DataFrame, raw: RawPaths | None = None) -> pd.Series:
     return table["subject"].isin(NTU120_XSUB_TRAIN)
 
 
-def ntu120_xset(table: pd.DataFrame) -> pd.Series:
+def ntu120_xset(table: pd.DataFrame, raw: RawPaths | None = None) -> pd.Series:
     return table["setup"] % 2 == 0
 
 
