@@ -31,3 +31,13 @@ def test_profile_dry_run_prints_each_jobs_sbatch_resources(tmp_path):
     }
     for rule, line in resources:
         assert "slurm_partition=cpu" in line and "mem_mb=" in line and "runtime=" in line, rule
+
+
+def test_local_profile_dry_run(tmp_path):
+    out = subprocess.run(
+        [*snakemake_command(tmp_path), "--profile", str(REPO / "profiles" / "local"), "-n",
+         "--configfile", str(REPO / "config" / "demo.yaml")],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert job_counts(out)["parse_skeletons"] == 8  # the workstation's shard count
+    assert "mem_mb=2000" in out  # the profile's default for rules that declare none
