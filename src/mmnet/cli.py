@@ -124,19 +124,21 @@ def cmd_ensemble(args: argparse.Namespace) -> None:
     from mmnet.ensemble import run_ensemble
 
     scores: dict[str, str | Path] = dict(_pairs(args.scores, "--scores"))
-    weights = {name: float(w) for name, w in _pairs(args.weights, "--weights").items()}
+    try:
+        weights = {name: float(w) for name, w in _pairs(args.weights, "--weights").items()}
+    except ValueError as error:
+        raise ValueError(f"--weights: {error}") from None
     labels, kind, use_softmax, out = args.labels, args.kind, args.softmax, args.out
     if args.dataset:
         if not args.protocol:
             raise ValueError("-d/--dataset needs -p/--protocol")
         config = load_config(args.config)
-        dataset_of(config, args.dataset)  # names the key when the dataset is not configured
         settings = config["ensemble"]
         folder = Path("results") / f"{args.dataset}_{args.protocol}"
         scores = scores or {s: folder / s / "scores.parquet" for s in settings["streams"]}
         weights = weights or settings["weights"]
         labels = labels or _results(args, "samples.parquet")
-        kind = kind or config["datasets"][args.dataset]["kind"]
+        kind = kind or dataset_of(config, args.dataset).kind
         use_softmax = settings["softmax"] if use_softmax is None else use_softmax
         out = out or folder / "ensemble.json"
     elif not scores:

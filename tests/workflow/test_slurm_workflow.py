@@ -169,7 +169,8 @@ def test_a_cancelled_job_is_resubmitted_and_the_run_completes(runs):
     assert int(again[0]) > int(cancelled)
 
 
-def test_outputs_equal_a_local_run(runs):
+@pytest.mark.filterwarnings("ignore:Object at .snakemake_timestamp:UserWarning")
+def test_outputs_equal_a_local_run(runs):  # Snakemake stamps directory outputs with that file
     assert_same_results(runs["local"] / "results", runs["slurm"] / "results")
 
 
