@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import subprocess
 import sys
 
@@ -268,3 +269,16 @@ def test_cli_reports_a_bad_pair_clearly(tmp_path):
     )
     assert result.returncode == 1
     assert "--scores: expected STREAM=VALUE, got 'joint:a.pkl'" in result.stderr
+
+
+def test_non_finite_scores_and_class_counts_are_errors(tmp_path):
+    samples, labels = np.array(["a", "b"]), np.array([0, 1])
+    write_scores(tmp_path / "j.parquet", samples, labels, [[1.0, 0.0], [np.nan, 1.0]])
+    write_scores(tmp_path / "b.parquet", samples, labels, np.zeros((2, 3)))
+    with pytest.raises(
+        ValueError, match=r"stream 'joint' .*non-finite scores for 1 sample\(s\): b"
+    ):
+        run(tmp_path / "nan", {"joint": tmp_path / "j.parquet"})
+    write_scores(tmp_path / "r.parquet", samples, labels, np.zeros((2, 2)))
+    with pytest.raises(ValueError, match=re.escape("classes: {'bone': 3, 'rgb': 2}")):
+        run(tmp_path / "width", {"bone": tmp_path / "b.parquet", "rgb": tmp_path / "r.parquet"})
