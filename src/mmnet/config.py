@@ -76,6 +76,12 @@ def validate_config(config: dict) -> dict:
             for key in dataset.required_raw:
                 if key not in entry:
                     raise ConfigError(f"datasets.{name}.{key}: required for kind {entry['kind']!r}")
+    ensemble = config["ensemble"]
+    unfused = sorted(set(ensemble["weights"]) - set(ensemble["streams"]))
+    if unfused:
+        raise ConfigError(
+            f"ensemble.weights: {unfused} not in ensemble.streams {ensemble['streams']}"
+        )
     return config
 
 
@@ -86,7 +92,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
         extra = sorted(set(error.instance) - set(allowed))
         return f"{key}: unknown key(s) {extra}; allowed: {allowed}"
     if "propertyNames" in error.schema_path:
-        return f"{key}: name {error.instance!r} must match {error.schema['pattern']}"
+        if "pattern" in error.schema:
+            return f"{key}: name {error.instance!r} must match {error.schema['pattern']}"
+        return f"{key}: name {error.message}"
     return f"{key}: {error.message}"
 
 

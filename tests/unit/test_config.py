@@ -69,3 +69,25 @@ def test_later_files_update_earlier_ones(tmp_path):
     override.write_text("skeleton: {on_error: reject}\n")
     config = load_config([REPO / "config" / "config.yaml", override])
     assert config["skeleton"] == {"on_error": "reject", "compression_level": 3}
+
+
+def test_ensemble_defaults_and_errors():
+    config = validate_config(copy.deepcopy(NTU))
+    assert config["ensemble"] == {
+        "streams": ["joint", "bone", "rgb"],
+        "weights": {},
+        "softmax": False,
+    }
+    for ensemble, message in [
+        (
+            {"streams": ["joint"], "weights": {"rgb": 2}},
+            "ensemble.weights: ['rgb'] not in ensemble.streams ['joint']",
+        ),
+        ({"streams": ["jiont"]}, "ensemble.streams.0: 'jiont' is not one of"),
+        ({"weights": {"bnoe": 1}}, "ensemble.weights: name 'bnoe' is not one of"),
+        ({"weights": {"bone": -1}}, "ensemble.weights.bone: -1 is less than the minimum of 0"),
+        ({"streams": []}, "ensemble.streams: [] should be non-empty"),
+    ]:
+        with pytest.raises(ConfigError) as info:
+            validate_config({**copy.deepcopy(NTU), "ensemble": ensemble})
+        assert message in str(info.value)
