@@ -3,7 +3,7 @@
 Many instances (up to 28) share one sequence file, and a shard reads rows sorted by id, i.e.
 the instances of one file one after another. Measures, on the real files (default
 ../shared/realdata/pku_mmd), the mean time per instance of:
-  * ``cached``: ``PKU_MMD.read_skeleton`` as the stage calls it (small LRU of parsed files);
+  * ``cached``: ``PKU.read_skeleton`` as the stage calls it (small LRU of parsed files);
   * ``uncached``: the same with the cache emptied before every instance (re-read per instance);
   * ``original``: the original's route, the converter's NTU-like text for the instance and
     its reader (tests/reference_original.py), excluding writing the converted file.
@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO / "tests"))
 import reference_original as ref  # noqa: E402
 
 from mmnet.datasets.base import RawPaths  # noqa: E402
-from mmnet.datasets.pku import PKU_MMD, read_sequence  # noqa: E402
+from mmnet.datasets.pku import PKU, read_sequence  # noqa: E402
 from mmnet.index import index_samples  # noqa: E402
 
 
@@ -45,7 +45,7 @@ def per_instance_ms(func, rows: list[dict], repeat: int) -> float:
 
 def uncached(row: dict) -> None:
     read_sequence.cache_clear()
-    PKU_MMD.read_skeleton(row)
+    PKU.read_skeleton(row)
 
 
 def original(row: dict) -> None:
@@ -65,12 +65,12 @@ def main() -> None:
         extra={"labels": args.root / "Train_Label_PKU_final", "splits": args.root / "Split"},
     )
     with tempfile.TemporaryDirectory() as tmp:
-        table = index_samples(PKU_MMD, raw, ["xsub"], Path(tmp) / "index.parquet")
+        table = index_samples(PKU, raw, ["xsub"], Path(tmp) / "index.parquet")
     rows = table[table["status"] == "ok"].to_dict("records")
     result = {
         "instances": len(rows),
         "sequence_files": len({row["skeleton_path"] for row in rows}),
-        "cached_ms": per_instance_ms(PKU_MMD.read_skeleton, rows, args.repeat),
+        "cached_ms": per_instance_ms(PKU.read_skeleton, rows, args.repeat),
         "uncached_ms": per_instance_ms(uncached, rows, args.repeat),
         "original_ms": per_instance_ms(original, rows, args.repeat),
     }

@@ -48,7 +48,7 @@ def raw_inputs(wildcards):
     except ConfigError as error:
         raise WorkflowError(str(error)) from None
     inputs = {"skeletons": [str(path) for path in paths.skeletons]}
-    inputs.update({key: str(path) for key, path in paths.extra.items()})
+    inputs |= {key: str(path) for key, path in paths.extra.items()}
     if paths.missing_skeletons is not None:
         inputs["missing_skeletons"] = str(paths.missing_skeletons)
     return inputs

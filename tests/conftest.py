@@ -1,8 +1,10 @@
-"""Shared fixtures: the real sample files (skipped when absent) and the repository root."""
+"""Shared fixtures: the real sample files (skipped when absent), the repository root, and
+running Snakemake on this checkout in a temporary working folder."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -25,3 +27,38 @@ def realdata(*parts: str) -> Path:
 @pytest.fixture
 def ntu60_skeletons() -> list[Path]:
     return sorted(realdata("ntu60", "skeletons").glob("*.skeleton"))
+
+
+def snakemake_command(workdir: Path) -> list[str]:
+    """``snakemake`` on this checkout's Snakefile, working in ``workdir``."""
+    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir)]
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``snakemake --cores 2 *args`` in ``workdir``; with ``check``, fail showing its output."""
+    result = subprocess.run(
+        [*snakemake_command(workdir), "--cores", "2", *args],
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> Path:
+    """The demo configuration run once through the default targets (shared by the
+    workflow tests, which add their own targets in the same folder)."""
+    workdir = tmp_path_factory.mktemp("demo")
+    snakemake(workdir, "--configfile", str(REPO / "config" / "demo.yaml"))
+    return workdir
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    """The "Job stats" table Snakemake prints: rule -> number of jobs."""
+    table = stdout.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:]
+    return {rule: int(count) for rule, count in (line.split() for line in table)}

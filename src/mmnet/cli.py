@@ -34,11 +34,14 @@ def cmd_validate_config(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
+    config = load_config(args.config)
+    _generate_demo(config, Path(args.out) if args.out else raw_root(args.dataset))
+
+
+def _generate_demo(config: dict, out: Path) -> None:
     from mmnet.datasets.demo import generate_demo
 
-    config = load_config(args.config)
     demo = config["demo"]
-    out = Path(args.out) if args.out else raw_root(args.dataset)
     generate_demo(
         out,
         seed=demo["seed"],
@@ -93,8 +96,7 @@ def cmd_skeletons(args: argparse.Namespace) -> None:
     entry = config["datasets"][args.dataset]
     dataset = dataset_of(config, args.dataset)
     if entry["kind"] == "demo" and not raw_root(args.dataset).is_dir():
-        args.out = None
-        cmd_demo(args)
+        _generate_demo(config, raw_root(args.dataset))
     index = _results(args, "index.parquet")
     index_samples(dataset, raw_paths(config, args.dataset), entry["protocols"], index)
     build_skeletons(
@@ -106,6 +108,62 @@ def cmd_skeletons(args: argparse.Namespace) -> None:
         on_error=config["skeleton"]["on_error"],
         compression_level=config["skeleton"]["compression_level"],
     )
+
+
+def _pairs(items: list[str] | None, flag: str) -> dict[str, str]:
+    """``["joint=a.pkl", ...]`` -> ``{"joint": "a.pkl", ...}`` (order kept)."""
+    pairs = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not (sep and key and value):
+            raise ValueError(f"{flag}: expected STREAM=VALUE, got {item!r}")
+        pairs[key] = value
+    return pairs
+
+
+def cmd_ensemble(args: argparse.Namespace) -> None:
+    """Fuse score files: from a config's results folder (-d/-p) or from files given."""
+    from mmnet.ensemble import run_ensemble
+
+    scores: dict[str, str | Path] = dict(_pairs(args.scores, "--scores"))
+    try:
+        weights = {name: float(w) for name, w in _pairs(args.weights, "--weights").items()}
+    except ValueError as error:
+        raise ValueError(f"--weights: {error}") from None
+    labels, kind, use_softmax, out = args.labels, args.kind, args.softmax, args.out
+    if args.dataset:
+        if not args.protocol:
+            raise ValueError("-d/--dataset needs -p/--protocol")
+        config = load_config(args.config)
+        settings = config["ensemble"]
+        folder = Path("results") / f"{args.dataset}_{args.protocol}"
+        scores = scores or {s: folder / s / "scores.parquet" for s in settings["streams"]}
+        weights = weights or settings["weights"]
+        labels = labels or _results(args, "samples.parquet")
+        kind = kind or dataset_of(config, args.dataset).kind
+        use_softmax = settings["softmax"] if use_softmax is None else use_softmax
+        out = out or folder / "ensemble.json"
+    elif not scores:
+        raise ValueError("give --scores STREAM=PATH ... (or -d DATASET -p PROTOCOL)")
+    out = Path(out or "ensemble.json")
+    run_ensemble(
+        scores,
+        out,
+        args.per_class or out.with_name("per_class.csv"),
+        args.confusion or out.with_name("confusion.png"),
+        labels=labels,
+        dataset=args.dataset,
+        protocol=args.protocol,
+        kind=kind,
+        weights=weights,
+        use_softmax=bool(use_softmax),
+    )
+
+
+def cmd_export_scores(args: argparse.Namespace) -> None:
+    from mmnet.scores import export_score_pickles
+
+    export_score_pickles(args.scores, args.out, args.labels_out)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,6 +217,53 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("skeletons", cmd_skeletons, "whole skeleton stage of a dataset, in-process")
     with_config(p)
     p.add_argument("-w", "--workers", type=int, default=1, help="parallel processes")
+
+    p = command(
+        "ensemble",
+        cmd_ensemble,
+        "fuse the streams' scores -> ensemble.json, per_class.csv, confusion.png",
+    )
+    with_config(p, dataset=False)
+    p.add_argument(
+        "-d",
+        "--dataset",
+        help="dataset name in the config: read results/<dataset>_<protocol>/<stream>/"
+        "scores.parquet of the configured streams and results/<dataset>/samples.parquet",
+    )
+    p.add_argument("-p", "--protocol", help="protocol whose test split is fused (with -d)")
+    p.add_argument(
+        "--scores",
+        nargs="+",
+        metavar="STREAM=PATH",
+        help="score files in report order: scores.parquet or the original's pickles",
+    )
+    p.add_argument(
+        "--labels",
+        help="reference labels: the original's (names, labels) pickle or samples.parquet "
+        "(with -p); default with -d: results/<dataset>/samples.parquet",
+    )
+    p.add_argument("--kind", help="dataset kind for class names (default with -d: the config's)")
+    p.add_argument("--weights", nargs="+", metavar="STREAM=W", help="stream weights (default 1)")
+    p.add_argument(
+        "--softmax",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="softmax each stream before the weighted sum (default: the config's, else off)",
+    )
+    p.add_argument("--out", help="ensemble.json (default: results/<dataset>_<protocol>/ or .)")
+    p.add_argument("--per-class", help="per-class table (default: per_class.csv beside --out)")
+    p.add_argument("--confusion", help="confusion matrix PNG (default: beside --out)")
+
+    p = command(
+        "export-scores",
+        cmd_export_scores,
+        "scores.parquet -> the original's score pickle (and label pickle)",
+    )
+    p.add_argument("scores", help="scores.parquet")
+    p.add_argument(
+        "--out", required=True, help="score pickle to write (dict id.skeleton -> vector)"
+    )
+    p.add_argument("--labels-out", help="also write the (names, labels) pickle")
     return parser
 
 

@@ -74,6 +74,12 @@ def validate_config(config: dict) -> dict:
         elif "skeletons" not in entry:
             raise ConfigError(f"datasets.{name}.skeletons: required for kind {entry['kind']!r}")
         _check_extra_paths(name, entry, dataset)
+    ensemble = config["ensemble"]
+    unfused = sorted(set(ensemble["weights"]) - set(ensemble["streams"]))
+    if unfused:
+        raise ConfigError(
+            f"ensemble.weights: {unfused} not in ensemble.streams {ensemble['streams']}"
+        )
     return config
 
 
@@ -102,7 +108,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
         extra = sorted(set(error.instance) - set(allowed))
         return f"{key}: unknown key(s) {extra}; allowed: {allowed}"
     if "propertyNames" in error.schema_path:
-        return f"{key}: name {error.instance!r} must match {error.schema['pattern']}"
+        if "pattern" in error.schema:
+            return f"{key}: name {error.instance!r} must match {error.schema['pattern']}"
+        return f"{key}: name {error.message}"
     return f"{key}: {error.message}"
 
 
@@ -158,12 +166,11 @@ def raw_paths_of(name: str, entry: dict, check: bool = True) -> RawPaths:
     skeletons = entry["skeletons"]
     folders = tuple(Path(p) for p in ([skeletons] if isinstance(skeletons, str) else skeletons))
     extra_paths = get_dataset(entry["kind"]).extra_paths
+    missing = entry.get("missing_skeletons")
     paths = RawPaths(
         skeletons=folders,
         videos=Path(entry["videos"]) if entry.get("videos") else None,
-        missing_skeletons=Path(entry["missing_skeletons"])
-        if entry.get("missing_skeletons")
-        else None,
+        missing_skeletons=Path(missing) if missing else None,
         extra={key: Path(entry[key]) for key in extra_paths},
     )
     if check:
@@ -185,6 +192,6 @@ def raw_paths_of(name: str, entry: dict, check: bool = True) -> RawPaths:
     return paths
 
 
-def _require(ok: bool, key: str, path: Path, what: str) -> None:
+def _require(ok: bool, key: str, path: Path | str, what: str) -> None:
     if not ok:
         raise ConfigError(f"{key}: {what} {str(path)!r} does not exist (edit the config file)")

@@ -28,12 +28,13 @@ def test_defaults_are_filled():
         (lambda c: c["datasets"]["ntu60"].update(kind="ntu61"), "datasets.ntu60.kind: 'ntu61' is not one of"),
         (lambda c: c["datasets"]["ntu60"].update(protocols=["xset"]), "datasets.ntu60.protocols: ['xset'] not protocols"),
         (lambda c: c["datasets"]["ntu60"].pop("skeletons"), "datasets.ntu60.skeletons: required"),
+        (lambda c: c["datasets"]["ntu60"].update(kind="pku"), "datasets.ntu60.labels: required for kind 'pku'"),
         (lambda c: c["datasets"].update(ntu_60=c["datasets"]["ntu60"]), "name 'ntu_60' must match"),
         (lambda c: c.update(skeleton={"on_error": "ignore"}), "skeleton.on_error: 'ignore' is not one of"),
         (lambda c: c.pop("datasets"), "'datasets' is a required property"),
         (lambda c: c.update(datasets={"d": {"kind": "demo", "skeletons": "x"}}), "not allowed for kind 'demo'"),
     ],
-    ids=["dataset-key", "top-key", "kind", "protocol", "no-skeletons", "name", "enum", "no-datasets", "demo-paths"],
+    ids=["dataset-key", "top-key", "kind", "protocol", "no-skeletons", "pku-labels", "name", "enum", "no-datasets", "demo-paths"],
 )  # fmt: skip
 def test_errors_name_the_key(change, message):
     config = copy.deepcopy(NTU)
@@ -68,3 +69,25 @@ def test_later_files_update_earlier_ones(tmp_path):
     override.write_text("skeleton: {on_error: reject}\n")
     config = load_config([REPO / "config" / "config.yaml", override])
     assert config["skeleton"] == {"on_error": "reject", "compression_level": 3}
+
+
+def test_ensemble_defaults_and_errors():
+    config = validate_config(copy.deepcopy(NTU))
+    assert config["ensemble"] == {
+        "streams": ["joint", "bone", "rgb"],
+        "weights": {},
+        "softmax": False,
+    }
+    for ensemble, message in [
+        (
+            {"streams": ["joint"], "weights": {"rgb": 2}},
+            "ensemble.weights: ['rgb'] not in ensemble.streams ['joint']",
+        ),
+        ({"streams": ["jiont"]}, "ensemble.streams.0: 'jiont' is not one of"),
+        ({"weights": {"bnoe": 1}}, "ensemble.weights: name 'bnoe' is not one of"),
+        ({"weights": {"bone": -1}}, "ensemble.weights.bone: -1 is less than the minimum of 0"),
+        ({"streams": []}, "ensemble.streams: [] should be non-empty"),
+    ]:
+        with pytest.raises(ConfigError) as info:
+            validate_config({**copy.deepcopy(NTU), "ensemble": ensemble})
+        assert message in str(info.value)

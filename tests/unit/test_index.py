@@ -34,7 +34,7 @@ def _statistics_table(kind: str) -> pd.DataFrame:
     ],
 )
 def test_split_columns_give_the_published_sizes(dataset, kind, expected):
-    table = dataset.add_splits(_statistics_table(kind), list(dataset.protocols))
+    table = dataset.add_splits(_statistics_table(kind), list(dataset.protocols), RawPaths(()))
     missing = set(read_sample_list(package_resource(dataset.missing_list), NTU_ID))
     assert not missing & set(table["sample"])  # the statistics list only usable samples
     for protocol, (train, test) in expected.items():

@@ -14,7 +14,7 @@ from conftest import realdata
 
 from mmnet.datasets import get_dataset
 from mmnet.datasets.base import RawPaths
-from mmnet.datasets.pku import PKU_MMD, read_label_file, read_sequence, read_split_file
+from mmnet.datasets.pku import PKU, read_label_file, read_sequence, read_split_file
 from mmnet.index import index_samples
 from mmnet.skeleton.stage import build_skeletons
 
@@ -107,9 +107,9 @@ def _copy_raw(tmp_path: Path, videos: tuple[str, ...] = ("0036-L",)) -> RawPaths
 
 def _stage(tmp_path: Path, raw: RawPaths, **kwargs) -> tuple[pd.DataFrame, zarr.Array]:
     out = tmp_path / "out"
-    index_samples(PKU_MMD, raw, ["xsub", "xview"], out / "index.parquet")
+    index_samples(PKU, raw, ["xsub", "xview"], out / "index.parquet")
     samples = build_skeletons(
-        PKU_MMD, out / "index.parquet", out / "skeleton.zarr", out / "samples.parquet", **kwargs
+        PKU, out / "index.parquet", out / "skeleton.zarr", out / "samples.parquet", **kwargs
     )
     return samples, zarr.open_group(out / "skeleton.zarr", mode="r")["joint"]
 
@@ -117,7 +117,7 @@ def _stage(tmp_path: Path, raw: RawPaths, **kwargs) -> tuple[pd.DataFrame, zarr.
 @pytest.fixture(scope="module")
 def real_index(tmp_path_factory) -> pd.DataFrame:
     return index_samples(
-        PKU_MMD, _real_raw(), ["xsub", "xview"], tmp_path_factory.mktemp("pku") / "index.parquet"
+        PKU, _real_raw(), ["xsub", "xview"], tmp_path_factory.mktemp("pku") / "index.parquet"
     )
 
 
@@ -195,7 +195,7 @@ def test_split_file_errors_name_the_file_and_the_video(tmp_path):
 
 def test_joint_values_are_the_label_window_rows_of_the_sequence_file(real_index):
     row = real_index.set_index("sample").loc["F036V001C026L001"].to_dict()
-    raw = PKU_MMD.read_skeleton(row)
+    raw = PKU.read_skeleton(row)
     assert raw.joints.shape == (2, 265 - 206 + 1, 25, 3) and raw.max_bodies == 2
     # line 206 of 0036-L.txt: person 1 SpineBase, person 1 Head, person 2 SpineBase, person 2 ThumbRight
     np.testing.assert_array_equal(raw.joints[0, 0, 0], [-0.078905, -0.055399, 2.751393])
@@ -213,7 +213,7 @@ def test_joint_values_are_the_label_window_rows_of_the_sequence_file(real_index)
 def test_store_equals_the_original_converter_then_the_ntu_preprocessing(real_index, tmp_path):
     out = tmp_path / "out"
     samples = build_skeletons(
-        PKU_MMD, _write(real_index, out / "index.parquet"), out / "sk.zarr", out / "samples.parquet"
+        PKU, _write(real_index, out / "index.parquet"), out / "sk.zarr", out / "samples.parquet"
     )
     joint = zarr.open_group(out / "sk.zarr", mode="r")["joint"]
     assert joint.shape == (45, 3, 300, 25, 2) and joint.attrs["layout"] == "ntu-rgb+d"
@@ -288,11 +288,11 @@ def test_packaged_missing_list_excludes_the_original_six(tmp_path):
     shutil.copy(raw.skeletons[0] / "0036-L.txt", raw.skeletons[0] / "0043-L.txt")
     lines = [f"{c},{10 * i + 1},{10 * i + 9},1" for i, c in enumerate([5] * 20 + [1])]
     (raw.extra["labels"] / "0043-L.txt").write_text("\n".join(lines) + "\n")
-    table = PKU_MMD.list_samples(raw)
+    table = PKU.list_samples(raw)
     excluded = table[table["status"] == "excluded"]
     assert list(excluded["sample"]) == ["F043V001C001L021"]
     assert excluded["reason"].iloc[0] == "listed in pku_missing_skeletons.txt"
-    packaged = PKU_MMD.missing_samples(RawPaths(skeletons=()))[0]
+    packaged = PKU.missing_samples(RawPaths(skeletons=()))[0]
     assert packaged == {
         "F089V001C023L001", "F089V002C023L001", "F089V003C023L001",
         "F043V001C001L021", "F133V002C033L013", "F241V003C001L025",
@@ -333,12 +333,12 @@ def test_malformed_files_raise_naming_file_and_line(tmp_path):
 def test_video_paths_and_class_names(tmp_path):
     raw = _copy_raw(tmp_path)
     with_videos = RawPaths(raw.skeletons, videos=tmp_path / "videos", extra=raw.extra)
-    table = PKU_MMD.list_samples(with_videos)
+    table = PKU.list_samples(with_videos)
     assert set(table["video_path"]) == {str(tmp_path / "videos" / "0036-L.avi")}
-    assert PKU_MMD.list_samples(raw)["video_path"].isna().all()
+    assert PKU.list_samples(raw)["video_path"].isna().all()
     names = get_dataset("pku").class_names
     assert (len(names), names[0], names[13], names[50]) == (51, "bow", "handshaking", "writing")
-    assert all("other person" in names[a - 1] or a == 14 for a in PKU_MMD.two_person_actions)
+    assert all("other person" in names[a - 1] or a == 14 for a in PKU.two_person_actions)
 
 
 def test_irregular_blanks_read_the_same_and_blank_lines_inside_are_errors(tmp_path):

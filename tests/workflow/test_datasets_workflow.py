@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import zarr
-from conftest import REPO, realdata
-from test_skeleton_workflow import job_counts, snakemake, write_config
+from conftest import REPO, job_counts, realdata, snakemake
+from test_skeleton_workflow import write_config
 
 pytestmark = [pytest.mark.workflow, pytest.mark.realdata]
 

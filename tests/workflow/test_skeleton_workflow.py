@@ -10,21 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import zarr
-from conftest import REPO, realdata
+from conftest import REPO, job_counts, realdata, snakemake
 
 pytestmark = pytest.mark.workflow
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir)]
-    result = subprocess.run(
-        [*command, "--cores", "2", *args], capture_output=True, text=True, cwd=workdir
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-        )
-    return result
 
 
 def write_config(workdir: Path, text: str) -> str:
@@ -39,20 +27,6 @@ def real_config(workdir: Path, extra: str = "") -> str:
     return write_config(
         workdir, f"datasets:\n  ntu60:\n    kind: ntu60\n    skeletons: {skeletons}\n{extra}"
     )
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory) -> Path:
-    """The demo configuration run once through the skeleton stage."""
-    workdir = tmp_path_factory.mktemp("demo")
-    snakemake(workdir, "--configfile", str(REPO / "config" / "demo.yaml"))
-    return workdir
-
-
-def job_counts(stdout: str) -> dict[str, int]:
-    """The "Job stats" table Snakemake prints: rule -> number of jobs."""
-    table = stdout.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:]
-    return {rule: int(count) for rule, count in (line.split() for line in table)}
 
 
 def test_dry_run_shows_the_whole_dag(tmp_path):

@@ -10,9 +10,9 @@ from mmnet.datasets.base import Dataset
 from mmnet.datasets.demo import DEMO
 from mmnet.datasets.ntu import NTU60, NTU120
 from mmnet.datasets.nucla import NUCLA
-from mmnet.datasets.pku import PKU_MMD
+from mmnet.datasets.pku import PKU
 
-DATASETS: dict[str, Dataset] = {d.kind: d for d in (NTU60, NTU120, PKU_MMD, NUCLA, DEMO)}
+DATASETS: dict[str, Dataset] = {d.kind: d for d in (NTU60, NTU120, PKU, NUCLA, DEMO)}
 
 
 def get_dataset(kind: str) -> Dataset:

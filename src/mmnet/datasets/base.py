@@ -36,7 +36,7 @@ class RawPaths:
 #: A protocol is a rule that marks the training rows of a samples table (True = train). Most
 #: rules read only the table's id columns; the raw paths are there for datasets whose
 #: official splits are files (PKU-MMD).
-SplitRule = Callable[[pd.DataFrame, RawPaths | None], pd.Series]
+SplitRule = Callable[[pd.DataFrame, RawPaths], pd.Series]
 
 
 class UnusableSample(ValueError):
@@ -121,12 +121,10 @@ class Dataset(ABC):
         """Raw joints of one sample (a row of :meth:`list_samples`); raises ``ValueError``
         naming the file and line for a malformed file."""
 
-    def add_splits(
-        self, table: pd.DataFrame, protocols: list[str], raw: RawPaths | None = None
-    ) -> pd.DataFrame:
+    def add_splits(self, table: pd.DataFrame, protocols: list[str], raw: RawPaths) -> pd.DataFrame:
         """Add one boolean column per protocol (True = training sample)."""
         for name in protocols:
-            table[name] = self.protocols[name](table, raw).astype(bool)
+            table[name] = self.protocols[name](table, raw).astype(bool).to_numpy()
         return table
 
     def missing_samples(self, raw: RawPaths) -> tuple[frozenset[str], str]:

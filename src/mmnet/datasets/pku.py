@@ -241,7 +241,7 @@ def _overlap_warnings(instances: list[tuple[int, int, int, int]]) -> list[str]:
 
 
 @dataclass(frozen=True)
-class PKUMMDDataset(Dataset):
+class PKUDataset(Dataset):
     """PKU-MMD phase 1; raw paths: ``skeletons``, ``labels``, ``splits`` (+ ``videos``)."""
 
     def list_samples(self, raw: RawPaths) -> pd.DataFrame:
@@ -318,7 +318,7 @@ _DTYPES = {
     "video_path": "string", "status": "string", "reason": "string",
 }  # fmt: skip
 
-PKU_MMD = PKUMMDDataset(
+PKU = PKUDataset(
     kind="pku",
     layout_name="ntu-rgb+d",
     class_names=read_lines("pku_classes.txt"),

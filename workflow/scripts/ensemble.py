@@ -1,0 +1,19 @@
+"""Rule ensemble: the streams' scores -> ensemble.json, per_class.csv, confusion.png."""
+
+from mmnet.ensemble import run_ensemble
+from mmnet.logs import setup_logging
+
+setup_logging(log_file=snakemake.log[0])
+settings = snakemake.params.ensemble
+run_ensemble(
+    dict(zip(settings["streams"], snakemake.input.scores, strict=True)),
+    snakemake.output.json,
+    snakemake.output.per_class,
+    snakemake.output.confusion,
+    labels=snakemake.input.samples,
+    dataset=snakemake.wildcards.dataset,
+    protocol=snakemake.wildcards.protocol,
+    kind=snakemake.params.kind,
+    weights=settings["weights"],
+    use_softmax=settings["softmax"],
+)
