@@ -33,7 +33,9 @@ from mmnet.frames import (
     write_frame_images,
 )
 from mmnet.logs import progress
+from mmnet.pose2d import make_backend
 from mmnet.pose2d.base import BODY_25, N_KEYPOINTS, FrameRequest, PoseBackend
+from mmnet.skeleton.stage import parse_scatteritem
 from mmnet.store import (
     SAMPLES_PER_FILE,
     atomic_path,
@@ -155,6 +157,35 @@ def extract_pose2d(
         result["pose_status"].value_counts().to_dict(),
     )  # fmt: skip
     return result
+
+
+def run_pose2d_shard(
+    samples: str | Path,
+    dataset: Dataset,
+    entry: dict,
+    settings: dict,
+    config: FrameConfig,
+    scatteritem: str,
+    out_store: str | Path,
+    out_table: str | Path,
+    *,
+    frames_dir: str | Path | None = None,
+) -> pd.DataFrame:
+    """:func:`extract_pose2d` for shard ``scatteritem`` (``"2-of-8"``) with the backend of a
+    dataset's config ``entry`` and the config's ``pose2d`` ``settings``."""
+    shard, n_shards = parse_scatteritem(scatteritem)
+    backend = make_backend(
+        entry["pose_backend"],
+        dataset,
+        openpose_json=entry.get("openpose_json"),
+        settings=settings,
+        workdir=Path(out_table).parent,
+    )
+    return extract_pose2d(
+        samples, dataset, backend, shard, n_shards, out_store, out_table, config,
+        frames_dir=frames_dir, max_people=settings["max_people"],
+        compression_level=settings["compression_level"],
+    )  # fmt: skip
 
 
 def store_shape(n_samples: int, config: FrameConfig, max_people: int) -> tuple[int, ...]:
