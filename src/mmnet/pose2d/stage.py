@@ -168,7 +168,6 @@ def run_pose2d_shard(
     scatteritem: str,
     out_store: str | Path,
     out_table: str | Path,
-    *,
     frames_dir: str | Path | None = None,
 ) -> pd.DataFrame:
     """:func:`extract_pose2d` for shard ``scatteritem`` (``"2-of-8"``) with the backend of a

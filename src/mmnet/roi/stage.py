@@ -16,7 +16,9 @@ index -1 and counted in ``roi.parquet``; a sample with no evaluation column at a
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +41,7 @@ from mmnet.roi.tile import (
     choose_person,
     to_network,
 )
+from mmnet.skeleton.transforms import body_energy
 from mmnet.store import (
     SAMPLES_PER_FILE,
     atomic_path,
@@ -257,24 +260,37 @@ def _build_sample(
 
 
 class _References:
-    """The dataset's reference bodies for choosing the target person, read when needed."""
+    """The dataset's skeleton bodies, to choose the target person; read when first needed."""
 
     def __init__(self, dataset: Dataset, values: dict, scale: tuple[float, float]):
         self.dataset, self.values, self.scale = dataset, values, scale
         self._joints: np.ndarray | None = None
+        self._energy: np.ndarray | None = None
         self._loaded = False
 
     def at(self, frame: int) -> np.ndarray | None:
-        """``(B, 3)``: each body's choice joint ``(x, y, depth)`` in video pixels, metres."""
+        """``(B, 4)``: each listed body's choice joint ``(x, y, depth, energy)`` in video
+        pixels, metres, and its slot's motion energy (:func:`choose_person`)."""
         if not self._loaded:
-            self._joints = self.dataset.color_joints(self.values)
             self._loaded = True
+            self._joints = self.dataset.color_joints(self.values)
+            if self._joints is not None:
+                energy = body_energy(self.dataset.read_skeleton(self.values).joints)
+                self._energy = np.zeros(len(self._joints))
+                n = min(len(energy), len(self._energy))
+                self._energy[:n] = energy[:n]
         if self._joints is None or frame >= self._joints.shape[1]:
             return None
         joint = self._joints[:, frame, self.dataset.rgb.choice_joint]  # (B, 4)
-        listed = joint[np.abs(joint[:, :3]).sum(axis=1) > 0]
+        listed = np.abs(joint[:, :3]).sum(axis=1) > 0
         return np.stack(
-            [listed[:, 0] * self.scale[0], listed[:, 1] * self.scale[1], listed[:, 2]], axis=1
+            [
+                joint[listed, 0] * self.scale[0],
+                joint[listed, 1] * self.scale[1],
+                joint[listed, 2],
+                self._energy[listed],
+            ],
+            axis=1,
         )
 
 
@@ -296,3 +312,73 @@ def gather_roi(
         result["roi_status"].value_counts().to_dict(),
     )  # fmt: skip
     return result
+
+
+def build_rgb(
+    dataset: Dataset,
+    entry: dict,
+    config: dict,
+    samples: str | Path,
+    out_dir: str | Path,
+    *,
+    workers: int = 1,
+) -> pd.DataFrame:
+    """The whole RGB front end of one dataset in-process, as the rules run it.
+
+    ``workers`` shards run in a process pool per stage: extract_frames (pose backends that
+    look at pixels), extract_pose2d, gather_pose2d, build_roi, gather_roi. Writes
+    ``pose2d.zarr``/``.parquet`` and ``roi.zarr``/``.parquet`` under ``out_dir``; the frames
+    go to ``out_dir/frames/`` and are deleted unless ``frames.keep``.
+    """
+    from mmnet.frames import extract_frames
+    from mmnet.pose2d import IMAGE_BACKENDS
+    from mmnet.pose2d.stage import gather_pose2d, run_pose2d_shard
+
+    out_dir = Path(out_dir)
+    frames = FrameConfig(**config["frames"])
+    items = [f"{i + 1}-of-{workers}" for i in range(workers)]
+    parts = out_dir / ".rgb.parts"
+    frame_dirs = [out_dir / "frames" / item for item in items]
+    pose_parts = [(parts / f"pose2d_{i}.zarr", parts / f"pose2d_{i}.parquet") for i in items]
+    roi_parts = [(parts / f"roi_{i}.zarr", parts / f"roi_{i}.parquet") for i in items]
+    image_backend = entry["pose_backend"] in IMAGE_BACKENDS
+    try:
+        parts.mkdir(parents=True, exist_ok=True)
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            if image_backend:
+                _wait(pool, extract_frames, [
+                    (samples, dataset, i, workers, frame_dirs[i], frames) for i in range(workers)
+                ])  # fmt: skip
+            _wait(pool, run_pose2d_shard, [
+                (samples, dataset, entry, config["pose2d"], frames, items[i], *pose_parts[i],
+                 frame_dirs[i] if image_backend else None)
+                for i in range(workers)
+            ])  # fmt: skip
+            gather_pose2d(
+                samples, [p[0] for p in pose_parts], [p[1] for p in pose_parts],
+                out_dir / "pose2d.zarr", out_dir / "pose2d.parquet",
+            )  # fmt: skip
+            _wait(pool, _build_roi_shard, [
+                (samples, out_dir / "pose2d.zarr", out_dir / "pose2d.parquet", dataset, i,
+                 workers, *roi_parts[i], frames, config["roi"]["webp_effort"])
+                for i in range(workers)
+            ])  # fmt: skip
+        return gather_roi(
+            samples, [p[0] for p in roi_parts], [p[1] for p in roi_parts],
+            out_dir / "roi.zarr", out_dir / "roi.parquet",
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
+        if not frames.keep:
+            for folder in frame_dirs:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _build_roi_shard(*args) -> pd.DataFrame:
+    *positional, effort = args
+    return build_roi(*positional, effort=effort)
+
+
+def _wait(pool: ProcessPoolExecutor, function, arguments: list[tuple]) -> None:
+    for job in [pool.submit(function, *args) for args in arguments]:
+        job.result()

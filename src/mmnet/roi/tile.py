@@ -17,9 +17,11 @@ Differences from the original, on purpose (``docs/rgb.md``):
 - no one-pixel column offset (the original pastes column ``i`` at ``96*i + 1``);
 - each column is resized on its own, not the whole canvas: at the two pixels where
   columns meet, the original's filter mixed neighbouring columns;
-- the target person among several is the detection nearest (in the image) to the nearest
-  Kinect body within ``max_depth`` (the original averages masked depth maps around each
-  detection's neck, files we do not read); the same idea with the skeleton we already have;
+- the target person among several is the detection nearest (in the image) to the Kinect
+  body with the most motion energy within ``max_depth`` (the body the skeleton stream
+  keeps first); the original picks the detection nearest the camera from masked depth maps,
+  files we do not read. Nearest-by-Kinect-depth was tried and fails on Kinect's spurious
+  "ghost" bodies, which often stand nearer the camera than the actor;
 - two-person layout only for the dataset's two-person classes (NTU120's A061-A105 got it
   whenever two people were found).
 """
@@ -94,10 +96,11 @@ def choose_person(
 ) -> int:
     """Index of the target person among several detections.
 
-    ``references`` ``(B, 3)``: the reference bodies' ``(x, y, depth)`` at the choice joint,
-    in the frame's pixels and metres (NTU: the Kinect bodies' necks). The nearest body
-    within ``max_depth`` is the target; the detection whose ``keypoint`` lies nearest to it
-    wins. Default, as in the original: detection 0.
+    ``references`` ``(B, 4)``: the dataset's skeleton bodies listed in the frame, each as
+    ``(x, y, depth, energy)`` of its choice joint (image pixels, metres, the body slot's
+    motion energy). The target is the body of most motion energy within ``max_depth``
+    (the skeleton stream's first person, spec §2.2); the detection whose ``keypoint`` lies
+    nearest to it wins. Default, as in the original: detection 0.
     """
     if len(people) <= 1 or references is None or len(references) == 0:
         return 0
@@ -105,7 +108,7 @@ def choose_person(
     candidates = np.flatnonzero((depth > 0) & (depth <= max_depth))
     if len(candidates) == 0:
         return 0
-    target = references[candidates[np.argmin(depth[candidates])]]
+    target = references[candidates[np.argmax(references[candidates, 3])]]
     points = people[:, keypoint]
     found = points[:, 2] > 0
     if not found.any():
