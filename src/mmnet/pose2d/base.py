@@ -96,3 +96,29 @@ def scale_people(people: np.ndarray, scale: float) -> np.ndarray:
     out = people.copy()
     out[..., :2] *= scale
     return out
+
+
+def draw_people(
+    image: np.ndarray, people: np.ndarray, keypoints: Sequence[int] = (0, 4, 7, 10, 13)
+) -> np.ndarray:
+    """A copy of ``image`` with ``keypoints`` of every person drawn (for checking by eye):
+    circles in one colour per keypoint, the person's index written at the first one."""
+    from PIL import Image, ImageDraw
+
+    colours = ("white", "red", "blue", "orange", "cyan", "magenta", "yellow", "lime")
+    canvas = Image.fromarray(image)
+    draw = ImageDraw.Draw(canvas)
+    radius = max(3, image.shape[0] // 150)
+    for index, person in enumerate(people):
+        for i, keypoint in enumerate(keypoints):
+            x, y, confidence = (float(v) for v in person[keypoint])
+            if confidence <= 0:
+                continue
+            draw.ellipse(
+                (x - radius, y - radius, x + radius, y + radius),
+                outline=colours[i % len(colours)],
+                width=max(1, radius // 2),
+            )
+            if i == 0:
+                draw.text((x + radius + 2, y - radius), str(index), fill="yellow")
+    return np.asarray(canvas)
