@@ -55,8 +55,9 @@ def encode_column(column: np.ndarray, effort: int) -> np.ndarray:
 def decode_column(slot: np.ndarray) -> np.ndarray:
     """Inverse of :func:`encode_column`."""
     size = int.from_bytes(slot[:4].tobytes(), "little")
-    with Image.open(io.BytesIO(slot[4 : 4 + size].tobytes())) as image:
-        return np.asarray(image.convert("RGB"))
+    image = Image.open(io.BytesIO(slot[4 : 4 + size].tobytes()))
+    image.load()
+    return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
 
 
 class RoiStore:
@@ -117,7 +118,7 @@ class RoiStore:
         else:
             indices = self._training[row, rng.integers(self.training_candidates)]
         slots = self._column_array()[row]
-        columns = np.zeros((len(slots), 5 * CELL, CELL, 3), dtype=np.uint8)
+        columns = {}
         for index in {int(i) for i in indices if i >= 0}:
             column = decode_column(slots[index])
             if flip:

@@ -28,6 +28,8 @@ Differences from the original, on purpose (``docs/rgb.md``):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from PIL import Image
 
@@ -129,8 +131,8 @@ def flip_column(column: np.ndarray, swap_rows: bool) -> np.ndarray:
     return column[:, ::-1]
 
 
-def compose_tile(columns: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    """Tile ``(5 * CELL, K * CELL, 3)`` from stored columns; index -1 is a black column."""
+def compose_tile(columns: Mapping[int, np.ndarray], indices: np.ndarray) -> np.ndarray:
+    """Tile ``(5 * CELL, K * CELL, 3)`` from columns by index; index -1 is a black column."""
     tile = np.zeros((5 * CELL, len(indices) * CELL, 3), dtype=np.uint8)
     for i, index in enumerate(indices):
         if index >= 0:
