@@ -72,7 +72,8 @@ def test_rules_and_cli_write_identical_roi_stores(tmp_path):
         f"datasets:\n  ntu60:\n    kind: ntu60\n    skeletons: {skeletons}\n    videos: {videos}\n"
     )
     rules = tmp_path / "rules"
-    snakemake(rules, "--configfile", write_config(rules, text), "--set-scatter", "rgb_shards=3")
+    args = ["--set-scatter", "skeleton_shards=1", "rgb_shards=2"]
+    snakemake(rules, "--configfile", write_config(rules, text), *args)
     cli = tmp_path / "cli"
     config = write_config(cli, text)
     for command in (["skeletons"], ["rgb", "-w", "2"]):
