@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import shutil
 from pathlib import Path
@@ -19,6 +20,8 @@ from mmnet.datasets.demo import DEMO, generate_demo
 from mmnet.datasets.ntu import NTU60
 from mmnet.frames import FrameConfig, sample_rng
 from mmnet.index import index_samples
+from mmnet.pose2d.base import FrameRequest
+from mmnet.pose2d.from_json import ImportBackend
 from mmnet.pose2d.kinect import KinectBackend
 from mmnet.pose2d.stage import extract_pose2d, gather_pose2d
 from mmnet.roi import RoiStore
@@ -337,3 +340,58 @@ def test_preview_contact_sheet(demo, tmp_path):
     assert len(names) == 10 and sheet.size == (8 * 229, 2 * (225 + 34))
     labels = pd.read_parquet(out / "samples.parquet").set_index("sample").loc[names, "label"]
     assert labels.nunique() == 7  # spread over the classes
+
+
+def _openpose_folder(root: Path, people_at) -> None:
+    """OpenPose JSON of every A001 frame in the authors' layout; ``people_at(frame)``."""
+    folder = root / "S001C001P001R001A001"
+    folder.mkdir(parents=True)
+    for frame in range(103):
+        people = [{"pose_keypoints_2d": p.ravel().tolist()} for p in people_at(frame)]
+        name = f"S001C001P001R001A001_rgb_{frame:012d}_keypoints.json"
+        (folder / name).write_text(json.dumps({"version": 1.3, "people": people}))
+
+
+@pytest.mark.realdata
+def test_columns_without_a_person_are_recorded(ntu, tmp_path):
+    """Nobody in frames 34-36 (column 2 and its fallbacks): that column is black and the
+    sample 'partial'; nobody anywhere: 'no_person', not available, nothing written."""
+    out, _ = ntu
+    samples = out / "samples.parquet"
+    row = pd.read_parquet(samples).iloc[0].to_dict()
+    kinect = KinectBackend(NTU60)
+
+    def person(frame):
+        request = FrameRequest(row=row, frame=frame, video_frame=frame, video_size=(1920, 1080))
+        return kinect.estimate([request])[0]
+
+    config = FrameConfig(training_candidates=1, fallback=2)
+    for case, people_at in (
+        ("partial", lambda f: person(f)[:0] if 34 <= f <= 36 else person(f)),
+        ("nobody", lambda f: person(f)[:0]),
+    ):
+        work = tmp_path / case
+        _openpose_folder(work / "json", people_at)
+        backend = ImportBackend(NTU60, work / "json")
+        extract_pose2d(samples, NTU60, backend, 0, 1, work / "p.zarr", work / "p.parquet", config)
+        gather_pose2d(samples, [work / "p.zarr"], [work / "p.parquet"], work / "pose2d.zarr",
+                      work / "pose2d.parquet")  # fmt: skip
+        build_roi(samples, work / "pose2d.zarr", work / "pose2d.parquet", NTU60, 0, 1,
+                  work / "r.zarr", work / "r.parquet", config)  # fmt: skip
+        record = pd.read_parquet(work / "r.parquet").iloc[0]
+        group = zarr.open_group(work / "r.zarr", mode="r")
+        if case == "partial":
+            assert record["roi_status"] == "partial"
+            assert (
+                "(1 of the evaluation tile's) have no frame with a person" in record["roi_reason"]
+            )
+            assert list(group["evaluation"][0] >= 0) == [True, False, True, True, True]
+            gather_roi(samples, [work / "r.zarr"], [work / "r.parquet"], work / "roi.zarr",
+                       work / "roi.parquet")  # fmt: skip
+            tile = RoiStore(work / "roi.zarr").tile(0)
+            assert not tile[:, 45:90].any() and tile[:, :45].any()  # black, and recorded
+        else:
+            assert record["roi_status"] == "no_person" and not group["available"][0]
+            assert not group["columns"][0].any()
+            pose = pd.read_parquet(work / "pose2d.parquet").iloc[0]
+            assert pose["pose_status"] == "no_person" and pose["frames_with_people"] == 0
