@@ -133,11 +133,24 @@ def typed_table(records: list[dict], columns: Sequence[str]) -> pd.DataFrame:
     return table
 
 
-def gather_tables(samples: str | Path, tables: Sequence[str | Path], stage: str) -> pd.DataFrame:
-    """Concatenate shard tables; every row of ``samples`` must appear exactly once."""
+def gather_shards(
+    samples: str | Path,
+    stores: Sequence[str | Path],
+    tables: Sequence[str | Path],
+    out_store: str | Path,
+    out_table: str | Path,
+    arrays: list[str],
+) -> pd.DataFrame:
+    """Gather a sharded stage: link the shard stores' ``arrays`` into ``out_store`` and
+    concatenate the shard tables (sorted by ``row``) into ``out_table``.
+
+    Every row of ``samples`` must be in exactly one shard table.
+    """
     n_rows = len(pd.read_parquet(samples, columns=["sample"]))
     result = pd.concat([pd.read_parquet(t) for t in tables], ignore_index=True)
     result = result.sort_values("row", ignore_index=True)
     if not np.array_equal(result["row"].to_numpy(), np.arange(n_rows)):
-        raise ValueError(f"{stage} shard tables do not cover the {n_rows} samples exactly once")
+        raise ValueError(f"shard tables {list(tables)} do not cover the {n_rows} samples once")
+    gather_stores(list(stores), out_store, arrays)
+    write_parquet(result, out_table)
     return result

@@ -22,7 +22,6 @@ import bisect
 import itertools
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -48,15 +47,6 @@ class VideoError(Exception):
     def __init__(self, path: str | Path, status: str, problem: str):
         self.path, self.status, self.problem = str(path), status, problem
         super().__init__(f"{path}: {problem}")
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    path: str
-    n_frames: int
-    width: int
-    height: int
-    codec: str
 
 
 class VideoReader:
@@ -115,12 +105,6 @@ class VideoReader:
         if not keys or keys[0] > pts[0]:
             raise VideoError(self.path, VIDEO_UNREADABLE, "does not start with a keyframe")
         return pts, keys, in_decode_order
-
-    @property
-    def info(self) -> VideoInfo:
-        return VideoInfo(
-            str(self.path), self.n_frames, self.width, self.height, self._stream.codec_context.name
-        )
 
     @property
     def n_frames(self) -> int:

@@ -81,6 +81,3 @@ class MediaPipeBackend(PoseBackend):
             person[:, :2] *= request.scale
             out.append(person[None])
         return out
-
-    def close(self) -> None:
-        self._pose.close()

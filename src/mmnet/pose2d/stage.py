@@ -40,8 +40,7 @@ from mmnet.store import (
     SAMPLES_PER_FILE,
     atomic_path,
     create_sample_array,
-    gather_stores,
-    gather_tables,
+    gather_shards,
     shard_blocks,
     typed_table,
     write_parquet,
@@ -362,9 +361,7 @@ def gather_pose2d(
     out_table: str | Path,
 ) -> pd.DataFrame:
     """Merge shard stores into ``pose2d.zarr`` and their tables into ``pose2d.parquet``."""
-    result = gather_tables(samples, tables, "pose2d")
-    gather_stores(list(stores), out_store, POSE_ARRAYS)
-    write_parquet(result, out_table)
+    result = gather_shards(samples, stores, tables, out_store, out_table, POSE_ARRAYS)
     ran, total = int(result["pose_frames"].fillna(0).sum()), int(result["video_frames"].sum())
     log.info(
         "pose2d: ran on %d of %d video frames (%.1f%%); %s",

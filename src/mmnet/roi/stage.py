@@ -46,8 +46,7 @@ from mmnet.store import (
     SAMPLES_PER_FILE,
     atomic_path,
     create_sample_array,
-    gather_stores,
-    gather_tables,
+    gather_shards,
     shard_blocks,
     typed_table,
     write_parquet,
@@ -302,9 +301,7 @@ def gather_roi(
     out_table: str | Path,
 ) -> pd.DataFrame:
     """Merge shard stores into ``roi.zarr`` and their tables into ``roi.parquet``."""
-    result = gather_tables(samples, tables, "roi")
-    gather_stores(list(stores), out_store, ROI_ARRAYS)
-    write_parquet(result, out_table)
+    result = gather_shards(samples, stores, tables, out_store, out_table, ROI_ARRAYS)
     log.info(
         "roi: %d samples available, %d columns; %s",
         int(result["roi_status"].isin([STATUS_OK, STATUS_PARTIAL]).sum()),
