@@ -55,7 +55,7 @@ def encode_column(column: np.ndarray, effort: int) -> np.ndarray:
 def decode_column(slot: np.ndarray) -> np.ndarray:
     """Inverse of :func:`encode_column`."""
     size = int.from_bytes(slot[:4].tobytes(), "little")
-    image = Image.open(io.BytesIO(slot[4 : 4 + size].tobytes()))
+    image = Image.open(io.BytesIO(slot[4 : 4 + size].tobytes()), formats=["WEBP"])
     image.load()
     return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
 
