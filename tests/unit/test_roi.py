@@ -395,3 +395,14 @@ def test_columns_without_a_person_are_recorded(ntu, tmp_path):
             assert not group["columns"][0].any()
             pose = pd.read_parquet(work / "pose2d.parquet").iloc[0]
             assert pose["pose_status"] == "no_person" and pose["frames_with_people"] == 0
+
+
+@pytest.mark.realdata
+def test_no_training_candidates_trains_on_the_evaluation_frames(ntu, tmp_path):
+    out, _ = ntu
+    store = _run_stages(
+        out / "samples.parquet", NTU60, tmp_path, FrameConfig(training_candidates=0)
+    )
+    assert store.training_candidates == 0
+    np.testing.assert_array_equal(store.tile(0, np.random.default_rng(0)), store.tile(0))
+    assert zarr.open_group(tmp_path / "roi.zarr", mode="r")["columns"].shape[1] == 5

@@ -118,6 +118,7 @@ def build_roi(
                 ("training", (k, count), "int16"),
                 ("available", (), "bool"),
             )
+            if name != "training" or k > 0  # zarr has no zero-length chunks
         }  # fmt: skip
         zarr.open_group(tmp, mode="a").attrs.update(store_attributes(dataset, config))
         bar = progress(total=sum(map(len, blocks)), desc=f"roi {shard + 1}/{n_shards}")
@@ -149,8 +150,8 @@ def build_roi(
                     )
                 records.append(record)
                 bar.update()
-            for name, values in block.items():
-                arrays[name][rows.start : rows.stop] = values
+            for name, array in arrays.items():
+                array[rows.start : rows.stop] = block[name]
         bar.close()
     result = typed_table(records, ROI_COLUMNS)
     write_parquet(result, out_table)

@@ -13,7 +13,7 @@ chunk per sample, grouped in shard files of 64 samples):
 ``column_frame`` (N, C) int32: the sample frame each column shows (-1: unused slot).
 ``column_layout`` (N, C) uint8: 0 unused, 1 single person, 2 two-person layout.
 ``evaluation`` (N, K) int16: the evaluation tile's columns (-1: black column).
-``training`` (N, k, K) int16: the ``k`` random-interval draws' columns.
+``training`` (N, k, K) int16: the ``k`` random-interval draws' columns (absent if k = 0).
 ``available`` (N,) bool: the sample has an evaluation tile.
 """
 
@@ -75,7 +75,7 @@ class RoiStore:
         self.training_candidates: int = int(attrs["training_candidates"])
         self.available: np.ndarray = group["available"][:]
         self._evaluation = group["evaluation"][:]
-        self._training = group["training"][:]
+        self._training = group["training"][:] if self.training_candidates else None
         self._layout = group["column_layout"][:]
         self._swap_layouts = np.array(attrs["flip_swaps_rows_for_layouts"], dtype=np.uint8)
         self._columns: zarr.Array | None = None
