@@ -29,6 +29,8 @@ test: lint
 bench: $(BIN)/snakemake
 	$(BIN)/python bench/parse_skeletons.py --json results/bench/parse_skeletons.json
 	$(BIN)/python bench/pku_instances.py --json results/bench/pku_instances.json
+	$(BIN)/python bench/frames.py --json results/bench/frames.json
+	$(BIN)/python bench/roi.py --json results/bench/roi.json
 
 clean:
 	rm -rf results .snakemake

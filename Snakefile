@@ -16,13 +16,16 @@ report: "workflow/report/workflow.rst"
 
 
 # Parallelism is a runtime knob: raise it on a cluster with `--set-scatter skeleton_shards=64`.
+# rgb_shards: extract_frames, extract_pose2d and build_roi (frames shard i feeds pose shard i).
 scattergather:
     skeleton_shards=8,
+    rgb_shards=8,
 
 
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/ensemble.smk"
+include: "rules/video.smk"
 
 
 rule all:

@@ -166,6 +166,103 @@ def cmd_export_scores(args: argparse.Namespace) -> None:
     export_score_pickles(args.scores, args.out, args.labels_out)
 
 
+def cmd_extract_frames(args: argparse.Namespace) -> None:
+    from mmnet.frames import FrameConfig, extract_frames
+    from mmnet.skeleton.stage import parse_scatteritem
+
+    config = load_config(args.config)
+    shard, n_shards = parse_scatteritem(args.shard)
+    extract_frames(
+        args.samples or _results(args, "samples.parquet"),
+        dataset_of(config, args.dataset),
+        shard,
+        n_shards,
+        args.out or _results(args, f"frames/{args.shard}"),
+        FrameConfig(**config["frames"]),
+    )
+
+
+def cmd_extract_pose2d(args: argparse.Namespace) -> None:
+    from mmnet.frames import FrameConfig
+    from mmnet.pose2d.stage import run_pose2d_shard
+
+    config = load_config(args.config)
+    run_pose2d_shard(
+        args.samples or _results(args, "samples.parquet"),
+        dataset_of(config, args.dataset),
+        config["datasets"][args.dataset],
+        config["pose2d"],
+        FrameConfig(**config["frames"]),
+        args.shard,
+        args.out_store,
+        args.out_table,
+        frames_dir=args.frames,
+    )
+
+
+def cmd_gather_pose2d(args: argparse.Namespace) -> None:
+    from mmnet.pose2d.stage import gather_pose2d
+
+    gather_pose2d(args.samples, args.stores, args.tables, args.out_store, args.out_table)
+
+
+def cmd_build_roi(args: argparse.Namespace) -> None:
+    from mmnet.frames import FrameConfig
+    from mmnet.roi.stage import build_roi
+    from mmnet.skeleton.stage import parse_scatteritem
+
+    config = load_config(args.config)
+    shard, n_shards = parse_scatteritem(args.shard)
+    build_roi(
+        args.samples or _results(args, "samples.parquet"),
+        args.pose_store or _results(args, "pose2d.zarr"),
+        args.pose_table or _results(args, "pose2d.parquet"),
+        dataset_of(config, args.dataset),
+        shard,
+        n_shards,
+        args.out_store,
+        args.out_table,
+        FrameConfig(**config["frames"]),
+        effort=config["roi"]["webp_effort"],
+    )
+
+
+def cmd_gather_roi(args: argparse.Namespace) -> None:
+    from mmnet.roi.stage import gather_roi
+
+    gather_roi(args.samples, args.stores, args.tables, args.out_store, args.out_table)
+
+
+def cmd_rgb(args: argparse.Namespace) -> None:
+    """Whole RGB front end of a dataset (frames, 2D pose, ROI) in-process."""
+    from mmnet.roi.stage import build_rgb
+
+    config = load_config(args.config)
+    build_rgb(
+        dataset_of(config, args.dataset),
+        config["datasets"][args.dataset],
+        config,
+        _results(args, "samples.parquet"),
+        _results(args, ""),
+        workers=args.workers,
+    )
+
+
+def cmd_roi_preview(args: argparse.Namespace) -> None:
+    from mmnet.roi.preview import write_preview
+
+    config = load_config(args.config)
+    write_preview(
+        args.store or _results(args, "roi.zarr"),
+        args.samples or _results(args, "samples.parquet"),
+        args.out or _results(args, "roi_preview.png"),
+        n_tiles=args.tiles or config["roi"]["preview_tiles"],
+        class_names=dataset_of(config, args.dataset).class_names,
+        seed=args.seed,
+        training=args.training,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmnet", description=__doc__)
     parser.add_argument("--version", action="version", version=f"mmnet {__version__}")
@@ -264,6 +361,58 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", required=True, help="score pickle to write (dict id.skeleton -> vector)"
     )
     p.add_argument("--labels-out", help="also write the (names, labels) pickle")
+
+    samples_help = "samples.parquet (default: results/<dataset>/samples.parquet)"
+    p = command("extract-frames", cmd_extract_frames, "decode one shard's selected frames")
+    with_config(p)
+    p.add_argument("--samples", help=samples_help)
+    p.add_argument("--shard", default="1-of-1", help="which shard, as I-of-N (default: 1-of-1)")
+    p.add_argument("--out", help="output folder (default: results/<dataset>/frames/<shard>)")
+
+    p = command("extract-pose2d", cmd_extract_pose2d, "2D poses of one shard's selected frames")
+    with_config(p)
+    p.add_argument("--samples", help=samples_help)
+    p.add_argument("--shard", default="1-of-1", help="which shard, as I-of-N (default: 1-of-1)")
+    p.add_argument("--frames", help="extract-frames output of the shard (openpose, mediapipe)")
+    p.add_argument("--out-store", required=True, help="shard zarr store to write")
+    p.add_argument("--out-table", required=True, help="shard parquet table to write")
+
+    for name, func, what in (
+        ("gather-pose2d", cmd_gather_pose2d, "pose2d"),
+        ("gather-roi", cmd_gather_roi, "roi"),
+    ):
+        p = command(name, func, f"merge shard stores -> {what}.zarr + {what}.parquet")
+        p.add_argument("--samples", required=True, help="samples.parquet")
+        p.add_argument("--stores", nargs="+", required=True, help="shard stores")
+        p.add_argument("--tables", nargs="+", required=True, help="shard tables")
+        p.add_argument("--out-store", required=True, help=f"{what}.zarr to write")
+        p.add_argument("--out-table", required=True, help=f"{what}.parquet to write")
+
+    p = command("build-roi", cmd_build_roi, "five-frame ROI columns of one shard")
+    with_config(p)
+    p.add_argument("--samples", help=samples_help)
+    p.add_argument("--pose-store", help="pose2d.zarr (default: results/<dataset>/pose2d.zarr)")
+    p.add_argument("--pose-table", help="pose2d.parquet (default: results/<dataset>/...)")
+    p.add_argument("--shard", default="1-of-1", help="which shard, as I-of-N (default: 1-of-1)")
+    p.add_argument("--out-store", required=True, help="shard zarr store to write")
+    p.add_argument("--out-table", required=True, help="shard parquet table to write")
+
+    p = command("rgb", cmd_rgb, "whole RGB front end (frames, 2D pose, ROI), in-process")
+    with_config(p)
+    p.add_argument("-w", "--workers", type=int, default=1, help="parallel processes")
+
+    p = command("roi", None, "ROI store tools")
+    roi = p.add_subparsers(dest="roi_command", required=True, metavar="ROI_COMMAND")
+    help_ = "PNG contact sheet of ROI tiles with sample names and labels"
+    p = roi.add_parser("preview", help=help_, description=help_)
+    p.set_defaults(func=cmd_roi_preview)
+    with_config(p)
+    p.add_argument("--store", help="roi.zarr (default: results/<dataset>/roi.zarr)")
+    p.add_argument("--samples", help=samples_help)
+    p.add_argument("--out", help="PNG to write (default: results/<dataset>/roi_preview.png)")
+    p.add_argument("-n", "--tiles", type=int, help="number of tiles (default: roi.preview_tiles)")
+    p.add_argument("--seed", type=int, default=0, help="which samples (and draws)")
+    p.add_argument("--training", action="store_true", help="random training draws, not eval")
     return parser
 
 

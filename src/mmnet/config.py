@@ -74,6 +74,7 @@ def validate_config(config: dict) -> dict:
         elif "skeletons" not in entry:
             raise ConfigError(f"datasets.{name}.skeletons: required for kind {entry['kind']!r}")
         _check_extra_paths(name, entry, dataset)
+        _check_pose_backend(name, entry, dataset)
     ensemble = config["ensemble"]
     unfused = sorted(set(ensemble["weights"]) - set(ensemble["streams"]))
     if unfused:
@@ -99,6 +100,29 @@ def _check_extra_paths(name: str, entry: dict, dataset: Dataset) -> None:
             raise ConfigError(
                 f"datasets.{name}.{key}: required for kind {entry['kind']!r} (a {what})"
             )
+
+
+def _check_pose_backend(name: str, entry: dict, dataset: Dataset) -> None:
+    """The RGB side's per-dataset pose source must be usable for the dataset's kind (only
+    checked for datasets with videos: the others have no RGB stages)."""
+    if entry["kind"] != "demo" and not entry.get("videos"):
+        return
+    backend = entry.get("pose_backend", "kinect")
+    if backend == "import" and not entry.get("openpose_json"):
+        raise ConfigError(
+            f"datasets.{name}.openpose_json: required by pose_backend 'import' "
+            "(the folder of OpenPose *_keypoints.json subfolders)"
+        )
+    if backend != "import" and entry.get("openpose_json"):
+        raise ConfigError(
+            f"datasets.{name}.openpose_json: only used by pose_backend 'import' "
+            f"(pose_backend is {backend!r})"
+        )
+    if backend == "kinect" and type(dataset).color_joints is Dataset.color_joints:
+        raise ConfigError(
+            f"datasets.{name}.pose_backend: kind {entry['kind']!r} has no colour-space "
+            "skeleton joints, so 'kinect' cannot be used (choose import, openpose or mediapipe)"
+        )
 
 
 def _describe(error: jsonschema.ValidationError) -> str:

@@ -16,7 +16,7 @@ import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -92,8 +92,8 @@ def shard_blocks(n_rows: int, shard: int, n_shards: int, samples_per_file: int) 
     return [range(s, min(s + samples_per_file, n_rows)) for s in starts]
 
 
-def gather_stores(parts: list[str | Path], out: str | Path, array: str) -> None:
-    """Merge the shard files of ``array`` from ``parts`` into a new store ``out``.
+def gather_stores(parts: list[str | Path], out: str | Path, array: str | list[str]) -> None:
+    """Merge the shard files of ``array`` (one name or several) from ``parts`` into ``out``.
 
     The parts are stores of identical metadata whose chunk files are disjoint. Files are
     hard-linked (no copy; falls back to copying across filesystems) into a temporary store
@@ -104,14 +104,15 @@ def gather_stores(parts: list[str | Path], out: str | Path, array: str) -> None:
     with atomic_path(out) as tmp:
         first = Path(parts[0])
         shutil.copytree(first, tmp, ignore=shutil.ignore_patterns("c"))  # metadata only
-        for part in parts:
-            chunks = Path(part) / array / "c"
+        arrays = [array] if isinstance(array, str) else array
+        for part, name in ((p, a) for p in parts for a in arrays):
+            chunks = Path(part) / name / "c"
             if not chunks.is_dir():
                 continue  # a part whose rows were all empty (zeros are the fill value)
             for source in chunks.rglob("*"):
                 if source.is_dir():
                     continue
-                target = tmp / array / "c" / source.relative_to(chunks)
+                target = tmp / name / "c" / source.relative_to(chunks)
                 if target.exists():
                     raise ValueError(f"{source} overlaps another part's rows")
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -119,3 +120,37 @@ def gather_stores(parts: list[str | Path], out: str | Path, array: str) -> None:
                     os.link(source, target)
                 except OSError:
                     shutil.copy2(source, target)
+
+
+def typed_table(records: list[dict], columns: Sequence[str]) -> pd.DataFrame:
+    """A stage table: ``row`` and counts as integers (0 where not measured), text as strings."""
+    table = pd.DataFrame.from_records(records, columns=list(columns))
+    for column in columns:
+        if column in ("sample",) or column.endswith(("_status", "_reason")):
+            table[column] = table[column].fillna("").astype("string")
+        else:
+            table[column] = table[column].fillna(0).astype("int64" if column == "row" else "int32")
+    return table
+
+
+def gather_shards(
+    samples: str | Path,
+    stores: Sequence[str | Path],
+    tables: Sequence[str | Path],
+    out_store: str | Path,
+    out_table: str | Path,
+    arrays: list[str],
+) -> pd.DataFrame:
+    """Gather a sharded stage: link the shard stores' ``arrays`` into ``out_store`` and
+    concatenate the shard tables (sorted by ``row``) into ``out_table``.
+
+    Every row of ``samples`` must be in exactly one shard table.
+    """
+    n_rows = len(pd.read_parquet(samples, columns=["sample"]))
+    result = pd.concat([pd.read_parquet(t) for t in tables], ignore_index=True)
+    result = result.sort_values("row", ignore_index=True)
+    if not np.array_equal(result["row"].to_numpy(), np.arange(n_rows)):
+        raise ValueError(f"shard tables {list(tables)} do not cover the {n_rows} samples once")
+    gather_stores(list(stores), out_store, arrays)
+    write_parquet(result, out_table)
+    return result

@@ -33,7 +33,8 @@ def test_dry_run_shows_the_whole_dag(tmp_path):
     out = snakemake(tmp_path, "-n", "--configfile", str(REPO / "config" / "demo.yaml")).stdout
     assert job_counts(out) == {
         "demo_dataset": 1, "index_samples": 1, "parse_skeletons": 8, "gather_skeletons": 1,
-        "all": 1, "total": 12,
+        "extract_pose2d": 8, "gather_pose2d": 1, "build_roi": 8, "gather_roi": 1,
+        "all": 1, "total": 30,
     }  # fmt: skip
     assert not (tmp_path / "results").exists()  # a dry run touches nothing
 

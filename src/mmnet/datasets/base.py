@@ -67,6 +67,53 @@ class RawSkeleton:
 
 
 @dataclass(frozen=True)
+class RgbSpec:
+    """How the RGB stages see a dataset's videos (spec §4.3); one per dataset kind.
+
+    Attributes:
+        patch: side of a body-part patch, in pixels of a frame ``reference_height`` high
+            (NTU/PKU 96 at 1080; N-UCLA 48 at 480). Frames of another height scale it (the
+            demo's 270-line videos use 24), so a patch always covers the same body area.
+        reference_height: frame height ``patch`` refers to.
+        color_size: ``(width, height)`` of the image the colour-space joints of
+            :meth:`Dataset.color_joints` refer to (Kinect v2: 1920x1080).
+        choice_keypoint: BODY_25 keypoint that matches detections to reference bodies when
+            the target person is chosen (1 Neck for NTU, 8 MidHip for N-UCLA).
+        choice_joint: the skeleton joint at the same place (Kinect v2 2 Neck).
+        max_depth: metres; farther reference bodies are never the target (original: 4.5 m).
+        flip_swaps_rows: layouts whose flip also swaps the left/right rows (spec §4.3.6):
+            ``"two_person"`` (NTU, PKU) or ``"always"`` (N-UCLA).
+    """
+
+    patch: int = 96
+    reference_height: int = 1080
+    color_size: tuple[int, int] = (1920, 1080)
+    choice_keypoint: int = 1
+    choice_joint: int = 2
+    max_depth: float = 4.5
+    flip_swaps_rows: str = "two_person"
+
+    def patch_size(self, frame_height: int) -> int:
+        """Patch side for frames ``frame_height`` high, rounded to a multiple of 4 (the
+        two-person layout's half patches are centred on a keypoint)."""
+        return max(4, 4 * round(self.patch * frame_height / self.reference_height / 4))
+
+
+@dataclass(frozen=True)
+class SampleVideo:
+    """Where a sample's frames are: sample frame ``i`` is video frame ``first_frame + i``.
+
+    ``whole_video``: the video holds exactly the sample (NTU: its frame count must equal
+    the skeleton's); otherwise the sample is a range of a longer video (PKU-MMD).
+    """
+
+    path: str | None
+    first_frame: int
+    n_frames: int
+    whole_video: bool = True
+
+
+@dataclass(frozen=True)
 class Dataset(ABC):
     """Everything the pipeline needs to know about one dataset kind.
 
@@ -85,6 +132,7 @@ class Dataset(ABC):
         extra_paths: further raw paths the kind needs: config key -> ``"folder"`` or
             ``"file"``. Each is required in the config entry, checked to exist, and reaches
             :meth:`list_samples` and the split rules as ``RawPaths.extra[key]``.
+        rgb: geometry of the RGB stages (patch size, person choice, flip).
     """
 
     kind: str
@@ -98,6 +146,7 @@ class Dataset(ABC):
     id_pattern: str
     missing_list: str | None = None
     extra_paths: Mapping[str, str] = field(default_factory=dict)
+    rgb: RgbSpec = RgbSpec()
 
     @property
     def layout(self) -> Layout:
@@ -120,6 +169,32 @@ class Dataset(ABC):
     def read_skeleton(self, row: Mapping) -> RawSkeleton:
         """Raw joints of one sample (a row of :meth:`list_samples`); raises ``ValueError``
         naming the file and line for a malformed file."""
+
+    # --- RGB side (frames, 2D pose, ROI); NTU's conventions are the defaults ---------------
+
+    def sample_video(self, row: Mapping) -> SampleVideo:
+        """The video holding a sample's frames (default: ``video_path``, the whole video)."""
+        path = row.get("video_path")
+        return SampleVideo(
+            path if isinstance(path, str) and path else None, 0, int(row["n_frames"])
+        )
+
+    def frame_stem(self, row: Mapping, frame: int) -> str:
+        """File stem of video frame ``frame`` of a sample, as OpenPose names its output
+        (``<stem>_keypoints.json``): the video's name and a 12-digit 0-based index."""
+        return f"{row['sample']}_{frame:012d}"
+
+    def openpose_json(self, root: Path, row: Mapping, frame: int) -> Path:
+        """The OpenPose JSON of video frame ``frame`` in the authors' distributed layout
+        (spec §1.4): one folder per sample."""
+        return Path(root) / str(row["sample"]) / f"{self.frame_stem(row, frame)}_keypoints.json"
+
+    def color_joints(self, row: Mapping) -> np.ndarray | None:
+        """Skeleton joints in colour-image pixels, ``(B, F, V, 4)`` float64 with fields
+        (colorX, colorY, depth z in metres, trackingState); body ``b`` of a frame is the
+        ``b``-th listed, zeros where absent. ``None`` when the dataset has none (then the
+        ``kinect`` pose backend is unavailable and the target person is detection 0)."""
+        return None
 
     def add_splits(self, table: pd.DataFrame, protocols: list[str], raw: RawPaths) -> pd.DataFrame:
         """Add one boolean column per protocol (True = training sample)."""

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from mmnet.datasets.base import (
@@ -22,6 +23,9 @@ from mmnet.datasets.base import (
     read_lines,
 )
 from mmnet.datasets.ntu_format import read_skeleton_file
+
+#: Joint fields giving a joint's colour-image position, depth and tracking state.
+COLOR_FIELDS = (5, 6, 2, 11)  # colorX, colorY, z, trackingState
 
 NTU_ID = r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})"
 ID_FIELDS = ("setup", "camera", "subject", "replication", "action")
@@ -97,6 +101,16 @@ class NTUDataset(Dataset):
     def read_skeleton(self, row: Mapping) -> RawSkeleton:
         parsed = read_skeleton_file(row["skeleton_path"], num_joints=self.layout.num_joints)
         return RawSkeleton(parsed.dense(self.bodies_read)[..., :3], parsed.max_bodies)
+
+    def frame_stem(self, row: Mapping, frame: int) -> str:
+        # the video is <sample>_rgb.avi, so OpenPose wrote <sample>_rgb_<frame>_keypoints.json
+        return f"{row['sample']}_rgb_{frame:012d}"
+
+    def color_joints(self, row: Mapping) -> np.ndarray:
+        parsed = read_skeleton_file(
+            row["skeleton_path"], fields=COLOR_FIELDS, num_joints=self.layout.num_joints
+        )
+        return parsed.dense(max(parsed.max_bodies, 1))
 
 
 def _skeleton_files(folders: tuple[Path, ...]) -> dict[str, Path]:

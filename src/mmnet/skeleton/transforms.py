@@ -24,15 +24,21 @@ def select_bodies(slots: np.ndarray, keep: int) -> np.ndarray:
     """Keep the ``keep`` body slots with the most motion energy, highest first.
 
     ``slots`` is ``(S, F, V, 3)`` float64 as read (slot m = m-th body listed in a frame).
-    Energy of a slot = std(x) + std(y) + std(z) over its non-empty frames and all joints
-    (population std); 0 for a slot with no frame. Ties keep numpy's stable order reversed,
-    as the original's ``argsort()[::-1]`` on four values does.
+    Ties keep numpy's stable order reversed, as the original's ``argsort()[::-1]`` on four
+    values does.
     """
-    n_slots, n_frames, n_joints, n_coords = slots.shape
+    n_slots = slots.shape[0]
     if n_slots < keep:  # fewer slots than persons kept: add empty ones
         pad = np.zeros((keep - n_slots, *slots.shape[1:]), dtype=slots.dtype)
         slots = np.concatenate([slots, pad])
-        n_slots = keep
+    return slots[np.argsort(body_energy(slots), kind="stable")[::-1][:keep]]
+
+
+def body_energy(slots: np.ndarray) -> np.ndarray:
+    """Motion energy ``(S,)`` of body slots ``(S, F, V, 3)`` (spec §2.2): std(x) + std(y) +
+    std(z) over the slot's non-empty frames and all joints (population std); 0 for a slot
+    with no frame."""
+    n_slots, n_frames, n_joints, n_coords = slots.shape
     valid = slots.reshape(n_slots, n_frames, -1).sum(axis=-1) != 0  # (S, F)
     count = valid.sum(axis=1) * n_joints
     weight = np.repeat(valid, n_joints, axis=1).astype(slots.dtype)[:, None, :]  # (S, 1, F*V)
@@ -40,8 +46,7 @@ def select_bodies(slots: np.ndarray, keep: int) -> np.ndarray:
     safe = np.maximum(count, 1)[:, None, None]
     mean = (weight @ points) / safe  # masked sums as one matrix product per slot
     var = (weight @ (points - mean) ** 2) / safe
-    energy = np.where(count > 0, np.sqrt(var[:, 0]).sum(axis=1), 0.0)
-    return slots[np.argsort(energy, kind="stable")[::-1][:keep]]
+    return np.where(count > 0, np.sqrt(var[:, 0]).sum(axis=1), 0.0)
 
 
 def fit_frames(bodies: np.ndarray, max_frames: int) -> np.ndarray:

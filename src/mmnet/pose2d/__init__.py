@@ -1,0 +1,57 @@
+"""2D pose backends behind one interface (:class:`~mmnet.pose2d.base.PoseBackend`).
+
+``kinect``: the dataset's colour-space skeleton joints; ``import``: existing OpenPose JSON;
+``openpose``: the OpenPose binary; ``mediapipe``: BlazePose. A dataset's config entry picks
+one (``pose_backend``); :func:`make_backend` builds it from the config.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mmnet.datasets.base import Dataset
+from mmnet.pose2d.base import BODY_25, FrameRequest, PoseBackend
+
+BACKENDS = ("kinect", "import", "openpose", "mediapipe")
+#: Backends that look at pixels: the extract_frames stage runs before them.
+IMAGE_BACKENDS = frozenset({"openpose", "mediapipe"})
+
+
+def make_backend(
+    name: str,
+    dataset: Dataset,
+    *,
+    openpose_json: str | Path | None = None,
+    settings: dict | None = None,
+    workdir: str | Path | None = None,
+) -> PoseBackend:
+    """Backend ``name``; ``settings`` is the config's ``pose2d`` section."""
+    settings = settings or {}
+    if name == "kinect":
+        from mmnet.pose2d.kinect import KinectBackend
+
+        return KinectBackend(dataset)
+    if name == "import":
+        from mmnet.pose2d.from_json import ImportBackend
+
+        if openpose_json is None:
+            raise ValueError("the import backend needs the dataset's openpose_json folder")
+        return ImportBackend(dataset, openpose_json)
+    if name == "openpose":
+        from mmnet.pose2d.openpose import OpenPoseBackend
+
+        openpose = settings.get("openpose", {})
+        return OpenPoseBackend(
+            openpose.get("binary", "openpose.bin"),
+            openpose.get("model_folder"),
+            openpose.get("extra_args", ()),
+            workdir=workdir,
+        )
+    if name == "mediapipe":
+        from mmnet.pose2d.mediapipe import MediaPipeBackend
+
+        return MediaPipeBackend(settings.get("mediapipe", {}).get("min_detection_confidence", 0.5))
+    raise ValueError(f"unknown pose backend {name!r}; known: {list(BACKENDS)}")
+
+
+__all__ = ["BACKENDS", "BODY_25", "IMAGE_BACKENDS", "FrameRequest", "PoseBackend", "make_backend"]

@@ -1,0 +1,124 @@
+"""The 2D pose interface: frames in, OpenPose BODY_25 people out.
+
+Every backend returns, for each requested frame, an array ``(P, 25, 3)`` float32 of
+``(x, y, confidence)`` per BODY_25 keypoint and detected person, in pixels of the
+full-resolution video frame, persons in the backend's own order (OpenPose's order for
+``openpose`` and ``import``, file order for ``kinect``). A keypoint that was not found is
+``(0, 0, 0)``, exactly as OpenPose writes it; a frame with nobody is ``(0, 25, 3)``; a
+frame the backend has no data for (a missing JSON file) is ``None``.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+#: OpenPose BODY_25 keypoints (spec §1.4), index = keypoint id.
+BODY_25 = (
+    "Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist",
+    "MidHip", "RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "REye", "LEye",
+    "REar", "LEar", "LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel",
+)  # fmt: skip
+N_KEYPOINTS = len(BODY_25)
+
+
+def no_people() -> np.ndarray:
+    return np.zeros((0, N_KEYPOINTS, 3), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class FrameRequest:
+    """One frame to estimate.
+
+    Attributes:
+        row: the sample's row of ``samples.parquet`` (id, paths, frame count...).
+        frame: the sample's frame index (0-based).
+        video_frame: the frame's index in its video (differs for ranges of long videos).
+        image: the extracted frame file (backends with ``needs_images``), else None.
+        scale: full-resolution pixels per pixel of ``image`` (frames are extracted smaller).
+        video_size: ``(width, height)`` of the full-resolution video.
+    """
+
+    row: Mapping
+    frame: int
+    video_frame: int
+    image: Path | None = None
+    scale: float = 1.0
+    video_size: tuple[int, int] = (0, 0)
+    key: tuple = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "key", (str(self.row["sample"]), self.frame))
+
+
+class PoseBackend(ABC):
+    """A 2D pose source. ``needs_images``: it looks at pixels (the frames stage runs first)."""
+
+    name: ClassVar[str]
+    needs_images: ClassVar[bool] = False
+
+    @abstractmethod
+    def estimate(self, requests: Sequence[FrameRequest]) -> list[np.ndarray | None]:
+        """People ``(P, 25, 3)`` (full-resolution pixels) for every request, in order."""
+
+
+def parse_openpose_json(path: str | Path) -> np.ndarray:
+    """People of one OpenPose ``*_keypoints.json`` file as ``(P, 25, 3)`` (spec §1.4).
+
+    Raises ``ValueError`` naming the file for anything that is not BODY_25 output.
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+        people = data["people"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{path}: not an OpenPose keypoints file ({err})") from err
+    out = np.zeros((len(people), N_KEYPOINTS, 3), dtype=np.float32)
+    for i, person in enumerate(people):
+        values = person.get("pose_keypoints_2d") if isinstance(person, dict) else None
+        if not isinstance(values, list) or len(values) != 3 * N_KEYPOINTS:
+            count = len(values) if isinstance(values, list) else "no"
+            raise ValueError(
+                f"{path}: person {i} has {count} pose_keypoints_2d values, BODY_25 has "
+                f"{3 * N_KEYPOINTS} (was OpenPose run with another --model_pose?)"
+            )
+        out[i] = np.asarray(values, dtype=np.float32).reshape(N_KEYPOINTS, 3)
+    return out
+
+
+def scale_people(people: np.ndarray, scale: float) -> np.ndarray:
+    """Keypoints of a ``scale`` times smaller image -> full resolution (0, 0, 0 stays)."""
+    out = people.copy()
+    out[..., :2] *= scale
+    return out
+
+
+def draw_people(
+    image: np.ndarray, people: np.ndarray, keypoints: Sequence[int] = (0, 4, 7, 10, 13)
+) -> np.ndarray:
+    """A copy of ``image`` with ``keypoints`` of every person drawn (for checking by eye):
+    circles in one colour per keypoint, the person's index written at the first one."""
+    from PIL import Image, ImageDraw
+
+    colours = ("white", "red", "blue", "orange", "cyan", "magenta", "yellow", "lime")
+    canvas = Image.fromarray(image)
+    draw = ImageDraw.Draw(canvas)
+    radius = max(3, image.shape[0] // 150)
+    for index, person in enumerate(people):
+        for i, keypoint in enumerate(keypoints):
+            x, y, confidence = (float(v) for v in person[keypoint])
+            if confidence <= 0:
+                continue
+            draw.ellipse(
+                (x - radius, y - radius, x + radius, y + radius),
+                outline=colours[i % len(colours)],
+                width=max(1, radius // 2),
+            )
+            if i == 0:
+                draw.text((x + radius + 2, y - radius), str(index), fill="yellow")
+    return np.asarray(canvas)

@@ -1,0 +1,88 @@
+"""``openpose`` backend: the real OpenPose, through its command-line demo.
+
+OpenPose is not pip-installable (it is a C++/CUDA build, see ``docs/rgb.md``), so the stage
+calls the binary the config points at, once per batch of frames:
+
+    openpose.bin --image_dir <dir> --write_json <dir> --display 0 --render_pose 0
+                 --model_pose BODY_25 [--model_folder <models>] [extra args]
+
+and reads back one ``<image stem>_keypoints.json`` per image, the very format the
+``import`` backend reads. Only the body model runs (no ``--face``/``--hand``, which the
+original computed and never used). Frames are extracted smaller than the video (the
+network sees 368 lines by default anyway), so keypoints are scaled back to full resolution.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from mmnet.pose2d.base import FrameRequest, PoseBackend, parse_openpose_json, scale_people
+
+log = logging.getLogger(__name__)
+
+
+class OpenPoseBackend(PoseBackend):
+    name = "openpose"
+    needs_images = True
+
+    def __init__(
+        self,
+        binary: str | Path,
+        model_folder: str | Path | None = None,
+        extra_args: Sequence[str] = (),
+        workdir: str | Path | None = None,
+    ):
+        resolved = shutil.which(str(binary))
+        if resolved is None:
+            raise FileNotFoundError(
+                f"pose2d.openpose.binary: {str(binary)!r} is not an executable file "
+                "(build OpenPose and point the config at openpose.bin, see docs/rgb.md)"
+            )
+        self.binary = Path(resolved)
+        self.model_folder = Path(model_folder) if model_folder else None
+        self.extra_args = list(extra_args)
+        self.workdir = Path(workdir) if workdir else None
+
+    def command(self, image_dir: Path, json_dir: Path) -> list[str]:
+        command = [
+            str(self.binary), "--image_dir", str(image_dir), "--write_json", str(json_dir),
+            "--display", "0", "--render_pose", "0", "--model_pose", "BODY_25",
+        ]  # fmt: skip
+        if self.model_folder is not None:
+            command += ["--model_folder", f"{self.model_folder}{os.sep}"]
+        return command + self.extra_args
+
+    def estimate(self, requests: Sequence[FrameRequest]) -> list[np.ndarray | None]:
+        if not requests:
+            return []
+        with tempfile.TemporaryDirectory(prefix="openpose-", dir=self.workdir) as tmp:
+            image_dir, json_dir = Path(tmp) / "images", Path(tmp) / "json"
+            image_dir.mkdir()
+            json_dir.mkdir()
+            for request in requests:
+                if request.image is None:
+                    raise ValueError(f"{request.key}: the openpose backend needs frame images")
+                link = image_dir / request.image.name
+                if not link.exists():
+                    os.symlink(request.image.resolve(), link)
+            command = self.command(image_dir, json_dir)
+            log.info("running %s on %d frames", " ".join(command), len(requests))
+            result = subprocess.run(command, capture_output=True, text=True)
+            if result.returncode != 0:
+                tail = (result.stderr or result.stdout)[-2000:]
+                raise RuntimeError(f"{self.binary} exited with status {result.returncode}:\n{tail}")
+            out: list[np.ndarray | None] = []
+            for request in requests:
+                path = json_dir / f"{request.image.stem}_keypoints.json"
+                if not path.is_file():
+                    raise RuntimeError(f"{self.binary} wrote no {path.name} for {request.image}")
+                out.append(scale_people(parse_openpose_json(path), request.scale))
+        return out

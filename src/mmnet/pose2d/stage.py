@@ -1,0 +1,370 @@
+"""The extract_pose2d stage: the selected frames of each sample -> ``pose2d.zarr``.
+
+Per shard of ``samples.parquet`` rows: open each usable sample's video (missing,
+unreadable and frame-count mismatches are recorded, not fatal), ask the backend for the
+people of the sample's selected frames (:mod:`mmnet.frames`), then, where a column's frame
+has nobody, for the next frame, up to ``fallback`` frames on (the original's fallback
+search), in batches so that an external program (``openpose.bin``) starts once per batch.
+The stage never looks at frames nobody asked for, and logs how many frames it ran on
+against how many the videos have. :func:`gather_pose2d` links the shard stores into
+``pose2d.zarr`` and writes ``pose2d.parquet`` (one row per sample: status, reason, counts).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import mmnet
+from mmnet.datasets.base import STATUS_OK, Dataset, SampleVideo
+from mmnet.frames import (
+    FRAMES_TABLE,
+    IMAGES,
+    STATUS_SKIPPED,
+    FrameConfig,
+    FrameSelection,
+    fallback_chain,
+    write_frame_images,
+)
+from mmnet.logs import progress
+from mmnet.pose2d import make_backend
+from mmnet.pose2d.base import BODY_25, N_KEYPOINTS, FrameRequest, PoseBackend
+from mmnet.skeleton.stage import parse_scatteritem
+from mmnet.store import (
+    SAMPLES_PER_FILE,
+    atomic_path,
+    create_sample_array,
+    gather_shards,
+    shard_blocks,
+    typed_table,
+    write_parquet,
+)
+from mmnet.video import VideoError, VideoReader, open_sample_video
+
+log = logging.getLogger(__name__)
+
+POSE_ARRAYS = ["keypoints", "frame", "people"]
+#: ``people`` value of an entry the backend had no data for (e.g. a missing JSON file).
+NO_DATA = -1
+STATUS_NO_PERSON = "no_person"
+POSE_COLUMNS = (
+    "row", "sample", "pose_status", "pose_reason", "video_frames", "video_width",
+    "video_height", "pose_frames", "frames_with_people",
+)  # fmt: skip
+
+
+@dataclass
+class _Sample:
+    """One usable sample while its poses are being estimated."""
+
+    row: int
+    values: dict
+    video: SampleVideo
+    selection: FrameSelection
+    reader: VideoReader
+    image_scale: float = 1.0
+    results: dict[int, np.ndarray | None] = field(default_factory=dict)
+
+    def has_people(self, frame: int) -> bool:
+        found = self.results.get(frame)
+        return found is not None and len(found) > 0
+
+    def next_frames(self, fallback: int) -> list[int]:
+        """Frames still to look at: the first unexamined frame of every column whose frames
+        so far had nobody."""
+        wanted = set()
+        for slot in self.selection.slots:
+            for frame in fallback_chain(int(slot), self.video.n_frames, fallback):
+                if frame not in self.results:
+                    wanted.add(frame)
+                    break
+                if self.has_people(frame):
+                    break
+        return sorted(wanted)
+
+
+def extract_pose2d(
+    samples: str | Path,
+    dataset: Dataset,
+    backend: PoseBackend,
+    shard: int,
+    n_shards: int,
+    out_store: str | Path,
+    out_table: str | Path,
+    config: FrameConfig,
+    *,
+    frames_dir: str | Path | None = None,
+    max_people: int = 4,
+    compression_level: int = 3,
+    samples_per_file: int = SAMPLES_PER_FILE,
+) -> pd.DataFrame:
+    """2D poses of the selected frames of shard ``shard`` of ``n_shards``.
+
+    ``frames_dir``: the extract_frames output of the same shard (backends that look at
+    pixels). Writes a store with the full :func:`store_shape` holding this shard's rows and
+    a table of :data:`POSE_COLUMNS` for them.
+    """
+    if backend.needs_images and frames_dir is None:
+        raise ValueError(f"the {backend.name} backend needs the extract_frames output")
+    table = pd.read_parquet(samples)
+    frames_table = _frames_table(frames_dir) if backend.needs_images else None
+    shape = store_shape(len(table), config, max_people)
+    blocks = shard_blocks(len(table), shard, n_shards, samples_per_file)
+    records: list[dict] = []
+    with (
+        atomic_path(out_store) as tmp,
+        tempfile.TemporaryDirectory(prefix=".pose2d-", dir=Path(out_table).parent) as scratch,
+    ):
+        arrays = {
+            name: create_sample_array(
+                tmp, name, (shape[0], *dims), dtype,
+                samples_per_file=samples_per_file, compression_level=compression_level,
+            )
+            for name, dims, dtype in (
+                ("keypoints", shape[1:], "float32"),
+                ("frame", shape[1:2], "int32"),
+                ("people", shape[1:2], "int16"),
+            )
+        }  # fmt: skip
+        group_attributes(tmp, backend.name, config, max_people)
+        n_rows = sum(len(b) for b in blocks)
+        bar = progress(total=n_rows, desc=f"pose2d {shard + 1}/{n_shards}", unit="sample")
+        for rows in blocks:
+            jobs, block_records = _open_block(
+                table, rows, dataset, config, frames_table, frames_dir
+            )
+            try:
+                _estimate(jobs, dataset, backend, config, frames_dir, Path(scratch))
+                records += _write_block(arrays, rows, jobs, block_records, shape)
+            finally:
+                for job in jobs:
+                    job.reader.close()
+            bar.update(len(rows))
+        bar.close()
+    result = typed_table(records, POSE_COLUMNS)
+    write_parquet(result, out_table)
+    ran, total = int(result["pose_frames"].fillna(0).sum()), int(result["video_frames"].sum())
+    log.info(
+        "shard %d/%d (%s): pose ran on %d frames of the %d in the videos (%.1f%%); %s",
+        shard + 1, n_shards, backend.name, ran, total, 100.0 * ran / max(total, 1),
+        result["pose_status"].value_counts().to_dict(),
+    )  # fmt: skip
+    return result
+
+
+def run_pose2d_shard(
+    samples: str | Path,
+    dataset: Dataset,
+    entry: dict,
+    settings: dict,
+    config: FrameConfig,
+    scatteritem: str,
+    out_store: str | Path,
+    out_table: str | Path,
+    frames_dir: str | Path | None = None,
+) -> pd.DataFrame:
+    """:func:`extract_pose2d` for shard ``scatteritem`` (``"2-of-8"``) with the backend of a
+    dataset's config ``entry`` and the config's ``pose2d`` ``settings``."""
+    shard, n_shards = parse_scatteritem(scatteritem)
+    backend = make_backend(
+        entry["pose_backend"],
+        dataset,
+        openpose_json=entry.get("openpose_json"),
+        settings=settings,
+        workdir=Path(out_table).parent,
+    )
+    return extract_pose2d(
+        samples, dataset, backend, shard, n_shards, out_store, out_table, config,
+        frames_dir=frames_dir, max_people=settings["max_people"],
+        compression_level=settings["compression_level"],
+    )  # fmt: skip
+
+
+def store_shape(n_samples: int, config: FrameConfig, max_people: int) -> tuple[int, ...]:
+    """``(N, F, P, 25, 3)`` of ``keypoints``: F = the most frames one sample can need."""
+    return (n_samples, config.max_pose_frames, max_people, N_KEYPOINTS, 3)
+
+
+def group_attributes(store: Path, backend: str, config: FrameConfig, max_people: int) -> None:
+    import zarr
+
+    zarr.open_group(store, mode="a").attrs.update(
+        {
+            "backend": backend,
+            "keypoints": list(BODY_25),
+            "axes": ["sample", "entry", "person", "keypoint", "x_y_confidence"],
+            "units": "pixels of the full-resolution video frame",
+            "max_people": max_people,
+            "frames": {k: v for k, v in vars(config).items() if k != "keep"},
+            "mmnet_version": mmnet.__version__,
+        }
+    )
+
+
+def _frames_table(frames_dir: str | Path | None) -> dict[int, dict]:
+    table = pd.read_parquet(Path(frames_dir) / FRAMES_TABLE)
+    return {int(r["row"]): r for r in table.to_dict("records")}
+
+
+def _open_block(
+    table: pd.DataFrame,
+    rows: range,
+    dataset: Dataset,
+    config: FrameConfig,
+    frames_table: dict[int, dict] | None,
+    frames_dir: str | Path | None,
+) -> tuple[list[_Sample], dict[int, dict]]:
+    """Open the videos of a block's usable samples; records for the others."""
+    jobs: list[_Sample] = []
+    records: dict[int, dict] = {}
+    for row in rows:
+        values = table.iloc[row].to_dict()
+        record = {
+            "row": row,
+            "sample": values["sample"],
+            "pose_status": STATUS_SKIPPED,
+            "pose_reason": f"sample status is {values['status']}",
+        }
+        records[row] = record
+        if values["status"] != STATUS_OK:
+            continue
+        if frames_table is not None:
+            frames = frames_table.get(row)
+            if frames is None:
+                raise ValueError(f"{frames_dir}: {FRAMES_TABLE} has no row {row} (wrong shard?)")
+            if frames["frames_status"] != STATUS_OK:
+                status, reason = frames["frames_status"], frames["frames_reason"]
+                record.update(pose_status=status, pose_reason=reason)
+                continue
+        video = dataset.sample_video(values)
+        try:
+            reader = open_sample_video(video)
+        except VideoError as err:
+            log.warning("%s: %s", values["sample"], err)
+            record.update(pose_status=err.status, pose_reason=str(err))
+            continue
+        record.update(
+            video_frames=reader.n_frames, video_width=reader.width, video_height=reader.height
+        )
+        scale = 1.0
+        if frames_table is not None:
+            scale = reader.height / frames_table[row]["image_height"]
+        selection = config.select(video.n_frames, values["sample"])
+        jobs.append(_Sample(row, values, video, selection, reader, scale))
+    return jobs, records
+
+
+def _estimate(
+    jobs: Sequence[_Sample],
+    dataset: Dataset,
+    backend: PoseBackend,
+    config: FrameConfig,
+    frames_dir: str | Path | None,
+    scratch: Path,
+) -> None:
+    """Run the backend on every job's frames: the selected ones, then fallbacks as needed."""
+    wanted = {id(job): [int(f) for f in job.selection.frames()] for job in jobs}
+    first_pass = True
+    while any(wanted.values()):
+        requests, owners = [], []
+        for job in jobs:
+            frames = wanted[id(job)]
+            images = {}
+            if backend.needs_images:
+                images = _images(job, frames, dataset, config, frames_dir, scratch, first_pass)
+            for frame in frames:
+                requests.append(
+                    FrameRequest(
+                        row=job.values, frame=frame, video_frame=job.video.first_frame + frame,
+                        image=images.get(frame), scale=job.image_scale,
+                        video_size=(job.reader.width, job.reader.height),
+                    )
+                )  # fmt: skip
+                owners.append(job)
+        for job, request, people in zip(owners, requests, backend.estimate(requests), strict=True):
+            job.results[request.frame] = people
+        wanted = {id(job): job.next_frames(config.fallback) for job in jobs}
+        first_pass = False
+
+
+def _images(
+    job: _Sample,
+    frames: list[int],
+    dataset: Dataset,
+    config: FrameConfig,
+    frames_dir: str | Path | None,
+    scratch: Path,
+    extracted: bool,
+) -> dict[int, Path]:
+    """Image files of ``frames``: the extract_frames output for the selected frames,
+    decoded now into ``scratch`` for fallback frames (rarely needed)."""
+    stems = {f: dataset.frame_stem(job.values, job.video.first_frame + f) for f in frames}
+    if extracted:
+        folder = Path(frames_dir) / IMAGES
+    else:
+        folder = scratch
+        write_frame_images(
+            job.reader, stems, folder, first_frame=job.video.first_frame,
+            max_height=config.pose_height, quality=config.jpeg_quality,
+        )  # fmt: skip
+    paths = {f: folder / f"{stem}.jpg" for f, stem in stems.items()}
+    missing = [str(p) for p in paths.values() if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"extracted frames missing: {missing[:3]}")
+    return paths
+
+
+def _write_block(
+    arrays: dict, rows: range, jobs: list[_Sample], records: dict[int, dict], shape: tuple
+) -> list[dict]:
+    n_entries, max_people = shape[1], shape[2]
+    keypoints = np.zeros((len(rows), *shape[1:]), dtype=np.float32)
+    frame = np.full((len(rows), n_entries), -1, dtype=np.int32)
+    people = np.full((len(rows), n_entries), NO_DATA, dtype=np.int16)
+    for job in jobs:
+        i = job.row - rows.start
+        entries = sorted(job.results.items())
+        if len(entries) > n_entries:
+            raise RuntimeError(f"{job.values['sample']}: {len(entries)} pose frames > {n_entries}")
+        for j, (f, found) in enumerate(entries):
+            frame[i, j] = f
+            if found is not None:
+                people[i, j] = len(found)
+                keypoints[i, j, : min(len(found), max_people)] = found[:max_people]
+        with_people = sum(job.has_people(f) for f, _ in entries)
+        record = records[job.row]
+        record.update(pose_frames=len(entries), frames_with_people=with_people)
+        if with_people == 0:
+            record.update(
+                pose_status=STATUS_NO_PERSON,
+                pose_reason=f"nobody found in the {len(entries)} frames looked at",
+            )
+        else:
+            record.update(pose_status=STATUS_OK, pose_reason="")
+    arrays["keypoints"][rows.start : rows.stop] = keypoints
+    arrays["frame"][rows.start : rows.stop] = frame
+    arrays["people"][rows.start : rows.stop] = people
+    return [records[row] for row in rows]
+
+
+def gather_pose2d(
+    samples: str | Path,
+    stores: Sequence[str | Path],
+    tables: Sequence[str | Path],
+    out_store: str | Path,
+    out_table: str | Path,
+) -> pd.DataFrame:
+    """Merge shard stores into ``pose2d.zarr`` and their tables into ``pose2d.parquet``."""
+    result = gather_shards(samples, stores, tables, out_store, out_table, POSE_ARRAYS)
+    ran, total = int(result["pose_frames"].fillna(0).sum()), int(result["video_frames"].sum())
+    log.info(
+        "pose2d: ran on %d of %d video frames (%.1f%%); %s",
+        ran, total, 100.0 * ran / max(total, 1), result["pose_status"].value_counts().to_dict(),
+    )  # fmt: skip
+    return result

@@ -1,0 +1,382 @@
+"""The build_roi stage: video frames + ``pose2d.zarr`` -> ``roi.zarr`` (+ ``roi.parquet``).
+
+Per shard of ``samples.parquet`` rows, for each sample whose poses are usable: the frames
+of its evaluation tile and of its ``k`` training draws (:mod:`mmnet.frames`), each replaced
+by the first of the next ``fallback`` frames that has a person when it has none; those
+frames decoded at full resolution straight from the video (faster than reading JPEG dumps
+back, and without their loss); one column per distinct frame (:mod:`mmnet.roi.tile`);
+lossless WebP into the shard store (:mod:`mmnet.roi.store`). ``gather_roi`` links the shard
+stores into ``roi.zarr`` and writes ``roi.parquet`` (status and reason per sample).
+
+Nothing is written silently black: a column without a frame or a person is recorded as
+index -1 and counted in ``roi.parquet``; a sample with no evaluation column at all is not
+``available``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import zarr
+
+import mmnet
+from mmnet.datasets.base import Dataset
+from mmnet.frames import NO_FRAME, STATUS_SKIPPED, FrameConfig, fallback_chain
+from mmnet.logs import progress
+from mmnet.roi.store import ROI_ARRAYS, SLOT, encode_column
+from mmnet.roi.tile import (
+    CELL,
+    EMPTY,
+    ROI_KEYPOINTS,
+    ROI_PARTS,
+    SINGLE,
+    TWO_PERSON,
+    build_column,
+    choose_person,
+    to_network,
+)
+from mmnet.skeleton.transforms import body_energy
+from mmnet.store import (
+    SAMPLES_PER_FILE,
+    atomic_path,
+    create_sample_array,
+    gather_shards,
+    shard_blocks,
+    typed_table,
+    write_parquet,
+)
+from mmnet.video import VideoError, open_sample_video
+
+log = logging.getLogger(__name__)
+
+STATUS_OK, STATUS_PARTIAL, STATUS_NO_PERSON = "ok", "partial", "no_person"
+ROI_COLUMNS = (
+    "row", "sample", "roi_status", "roi_reason", "columns", "empty_slots", "two_person_columns",
+)  # fmt: skip
+
+
+class SamplePoses:
+    """The pose2d entries of one sample: frame -> people ``(P, 25, 3)``."""
+
+    def __init__(self, frames: np.ndarray, people: np.ndarray, keypoints: np.ndarray):
+        self._people = {}
+        for frame, count, points in zip(frames, people, keypoints, strict=True):
+            if frame >= 0 and count >= 0:
+                self._people[int(frame)] = points[: min(int(count), len(points))]
+
+    def people(self, frame: int) -> np.ndarray | None:
+        return self._people.get(frame)
+
+    def resolve(self, frame: int, n_frames: int, fallback: int) -> int:
+        """The first frame from ``frame`` on (``fallback`` at most) with a person."""
+        for candidate in fallback_chain(frame, n_frames, fallback):
+            found = self._people.get(candidate)
+            if found is not None and len(found) > 0:
+                return candidate
+        return NO_FRAME
+
+
+def build_roi(
+    samples: str | Path,
+    pose_store: str | Path,
+    pose_table: str | Path,
+    dataset: Dataset,
+    shard: int,
+    n_shards: int,
+    out_store: str | Path,
+    out_table: str | Path,
+    config: FrameConfig,
+    *,
+    effort: int = 1,
+    compression_level: int = 3,
+    samples_per_file: int = SAMPLES_PER_FILE,
+) -> pd.DataFrame:
+    """ROI columns of the rows of shard ``shard`` of ``n_shards``."""
+    table = pd.read_parquet(samples)
+    poses = pd.read_parquet(pose_table)
+    pose = zarr.open_group(pose_store, mode="r")
+    n, k, count = len(table), config.training_candidates, config.temporal_rgb_frames
+    blocks = shard_blocks(n, shard, n_shards, samples_per_file)
+    records: list[dict] = []
+    with atomic_path(out_store) as tmp:
+        arrays = {
+            name: create_sample_array(
+                tmp, name, (n, *dims), dtype,
+                samples_per_file=samples_per_file, compression_level=compression_level,
+            )
+            for name, dims, dtype in (
+                ("columns", (config.slots, SLOT), "uint8"),
+                ("column_frame", (config.slots,), "int32"),
+                ("column_layout", (config.slots,), "uint8"),
+                ("evaluation", (count,), "int16"),
+                ("training", (k, count), "int16"),
+                ("available", (), "bool"),
+            )
+            if name != "training" or k > 0  # zarr has no zero-length chunks
+        }  # fmt: skip
+        zarr.open_group(tmp, mode="a").attrs.update(store_attributes(dataset, config))
+        bar = progress(total=sum(map(len, blocks)), desc=f"roi {shard + 1}/{n_shards}")
+        for rows in blocks:
+            block = {
+                "columns": np.zeros((len(rows), config.slots, SLOT), np.uint8),
+                "column_frame": np.full((len(rows), config.slots), NO_FRAME, np.int32),
+                "column_layout": np.full((len(rows), config.slots), EMPTY, np.uint8),
+                "evaluation": np.full((len(rows), count), -1, np.int16),
+                "training": np.full((len(rows), k, count), -1, np.int16),
+                "available": np.zeros(len(rows), bool),
+            }
+            entries = {name: pose[name][rows.start : rows.stop] for name in ("frame", "people")}
+            keypoints = pose["keypoints"][rows.start : rows.stop]
+            for i, row in enumerate(rows):
+                values = table.iloc[row].to_dict()
+                record = {"row": row, "sample": values["sample"]}
+                pose_status = poses.at[row, "pose_status"]
+                if pose_status != STATUS_OK:
+                    reason = poses.at[row, "pose_reason"]
+                    status = STATUS_SKIPPED if pose_status == STATUS_SKIPPED else pose_status
+                    record.update(roi_status=status, roi_reason=f"pose2d: {reason}")
+                else:
+                    sample_poses = SamplePoses(
+                        entries["frame"][i], entries["people"][i], keypoints[i]
+                    )
+                    record.update(
+                        _build_sample(dataset, values, sample_poses, config, effort, block, i)
+                    )
+                records.append(record)
+                bar.update()
+            for name, array in arrays.items():
+                array[rows.start : rows.stop] = block[name]
+        bar.close()
+    result = typed_table(records, ROI_COLUMNS)
+    write_parquet(result, out_table)
+    log.info(
+        "shard %d/%d: %d samples, %d columns; %s",
+        shard + 1, n_shards, len(result), int(result["columns"].sum()),
+        result["roi_status"].value_counts().to_dict(),
+    )  # fmt: skip
+    return result
+
+
+def store_attributes(dataset: Dataset, config: FrameConfig) -> dict:
+    return {
+        "temporal_rgb_frames": config.temporal_rgb_frames,
+        "training_candidates": config.training_candidates,
+        "cell": CELL,
+        "tile_shape": [5 * CELL, config.temporal_rgb_frames * CELL, 3],
+        "rows": list(ROI_PARTS),
+        "body_25_keypoints": list(ROI_KEYPOINTS),
+        "flip_swaps_rows_for_layouts": [TWO_PERSON]
+        if dataset.rgb.flip_swaps_rows == "two_person"
+        else [SINGLE, TWO_PERSON],
+        "patch": dataset.rgb.patch,
+        "patch_reference_height": dataset.rgb.reference_height,
+        "dataset_kind": dataset.kind,
+        "frames": {key: value for key, value in vars(config).items() if key != "keep"},
+        "column_encoding": "lossless WebP, 4-byte little-endian length prefix, zero padded",
+        "mmnet_version": mmnet.__version__,
+    }
+
+
+def _build_sample(
+    dataset: Dataset,
+    values: dict,
+    poses: SamplePoses,
+    config: FrameConfig,
+    effort: int,
+    block: dict[str, np.ndarray],
+    i: int,
+) -> dict:
+    """Fill row ``i`` of ``block`` with one sample's columns; its table record."""
+    video = dataset.sample_video(values)
+    selection = config.select(video.n_frames, values["sample"])
+    slots = np.array(
+        [poses.resolve(int(f), video.n_frames, config.fallback) for f in selection.slots]
+    )
+    used = sorted({int(f) for f in slots if f != NO_FRAME})
+    evaluation = slots[: config.temporal_rgb_frames]
+    if not (evaluation != NO_FRAME).any():
+        return {
+            "roi_status": STATUS_NO_PERSON,
+            "roi_reason": "no evaluation frame (or its fallbacks) has a person",
+        }
+    try:
+        with open_sample_video(video) as reader:
+            images = reader.read([video.first_frame + f for f in used])
+            patch = dataset.rgb.patch_size(reader.height)
+            scale = (
+                reader.width / dataset.rgb.color_size[0],
+                reader.height / dataset.rgb.color_size[1],
+            )
+    except VideoError as err:
+        return {"roi_status": err.status, "roi_reason": str(err)}
+    two_person_class = int(values["label"]) + 1 in dataset.two_person_actions
+    references = _References(dataset, values, scale)
+    for index, frame in enumerate(used):
+        people = poses.people(frame)
+        two_person = two_person_class and len(people) >= 2
+        person = 0
+        if not two_person and len(people) > 1:
+            person = choose_person(
+                people,
+                references.at(frame),
+                dataset.rgb.choice_keypoint,
+                dataset.rgb.max_depth,
+            )
+        column = build_column(
+            images[video.first_frame + frame], people, patch, two_person=two_person, person=person
+        )
+        block["columns"][i, index] = encode_column(to_network(column), effort)
+        block["column_frame"][i, index] = frame
+        block["column_layout"][i, index] = TWO_PERSON if two_person else SINGLE
+    lookup = {frame: index for index, frame in enumerate(used)}
+    indices = np.array([lookup.get(int(f), -1) for f in slots], dtype=np.int16)
+    block["evaluation"][i] = indices[: config.temporal_rgb_frames]
+    block["training"][i] = indices[config.temporal_rgb_frames :].reshape(
+        config.training_candidates, config.temporal_rgb_frames
+    )
+    block["available"][i] = True
+    empty = int((slots == NO_FRAME).sum())
+    record = {
+        "roi_status": STATUS_OK,
+        "roi_reason": "",
+        "columns": len(used),
+        "empty_slots": empty,
+        "two_person_columns": int((block["column_layout"][i] == TWO_PERSON).sum()),
+    }
+    if empty:
+        missing_eval = int((evaluation == NO_FRAME).sum())
+        record.update(
+            roi_status=STATUS_PARTIAL,
+            roi_reason=f"{empty} of {len(slots)} columns ({missing_eval} of the evaluation "
+            "tile's) have no frame with a person: black",
+        )
+    return record
+
+
+class _References:
+    """The dataset's skeleton bodies, to choose the target person; read when first needed."""
+
+    def __init__(self, dataset: Dataset, values: dict, scale: tuple[float, float]):
+        self.dataset, self.values, self.scale = dataset, values, scale
+        self._joints: np.ndarray | None = None
+        self._energy: np.ndarray | None = None
+        self._loaded = False
+
+    def at(self, frame: int) -> np.ndarray | None:
+        """``(B, 4)``: each listed body's choice joint ``(x, y, depth, energy)`` in video
+        pixels, metres, and its slot's motion energy (:func:`choose_person`)."""
+        if not self._loaded:
+            self._loaded = True
+            self._joints = self.dataset.color_joints(self.values)
+            if self._joints is not None:
+                energy = body_energy(self.dataset.read_skeleton(self.values).joints)
+                self._energy = np.zeros(len(self._joints))
+                n = min(len(energy), len(self._energy))
+                self._energy[:n] = energy[:n]
+        if self._joints is None or frame >= self._joints.shape[1]:
+            return None
+        joint = self._joints[:, frame, self.dataset.rgb.choice_joint]  # (B, 4)
+        listed = np.abs(joint[:, :3]).sum(axis=1) > 0
+        return np.stack(
+            [
+                joint[listed, 0] * self.scale[0],
+                joint[listed, 1] * self.scale[1],
+                joint[listed, 2],
+                self._energy[listed],
+            ],
+            axis=1,
+        )
+
+
+def gather_roi(
+    samples: str | Path,
+    stores: Sequence[str | Path],
+    tables: Sequence[str | Path],
+    out_store: str | Path,
+    out_table: str | Path,
+) -> pd.DataFrame:
+    """Merge shard stores into ``roi.zarr`` and their tables into ``roi.parquet``."""
+    result = gather_shards(samples, stores, tables, out_store, out_table, ROI_ARRAYS)
+    log.info(
+        "roi: %d samples available, %d columns; %s",
+        int(result["roi_status"].isin([STATUS_OK, STATUS_PARTIAL]).sum()),
+        int(result["columns"].sum()),
+        result["roi_status"].value_counts().to_dict(),
+    )  # fmt: skip
+    return result
+
+
+def build_rgb(
+    dataset: Dataset,
+    entry: dict,
+    config: dict,
+    samples: str | Path,
+    out_dir: str | Path,
+    *,
+    workers: int = 1,
+) -> pd.DataFrame:
+    """The whole RGB front end of one dataset in-process, as the rules run it.
+
+    ``workers`` shards run in a process pool per stage: extract_frames (pose backends that
+    look at pixels), extract_pose2d, gather_pose2d, build_roi, gather_roi. Writes
+    ``pose2d.zarr``/``.parquet`` and ``roi.zarr``/``.parquet`` under ``out_dir``; the frames
+    go to ``out_dir/frames/`` and are deleted unless ``frames.keep``.
+    """
+    from mmnet.frames import extract_frames
+    from mmnet.pose2d import IMAGE_BACKENDS
+    from mmnet.pose2d.stage import gather_pose2d, run_pose2d_shard
+
+    out_dir = Path(out_dir)
+    frames = FrameConfig(**config["frames"])
+    items = [f"{i + 1}-of-{workers}" for i in range(workers)]
+    parts = out_dir / ".rgb.parts"
+    frame_dirs = [out_dir / "frames" / item for item in items]
+    pose_parts = [(parts / f"pose2d_{i}.zarr", parts / f"pose2d_{i}.parquet") for i in items]
+    roi_parts = [(parts / f"roi_{i}.zarr", parts / f"roi_{i}.parquet") for i in items]
+    image_backend = entry["pose_backend"] in IMAGE_BACKENDS
+    try:
+        parts.mkdir(parents=True, exist_ok=True)
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            if image_backend:
+                _wait(pool, extract_frames, [
+                    (samples, dataset, i, workers, frame_dirs[i], frames) for i in range(workers)
+                ])  # fmt: skip
+            _wait(pool, run_pose2d_shard, [
+                (samples, dataset, entry, config["pose2d"], frames, items[i], *pose_parts[i],
+                 frame_dirs[i] if image_backend else None)
+                for i in range(workers)
+            ])  # fmt: skip
+            gather_pose2d(
+                samples, [p[0] for p in pose_parts], [p[1] for p in pose_parts],
+                out_dir / "pose2d.zarr", out_dir / "pose2d.parquet",
+            )  # fmt: skip
+            _wait(pool, _build_roi_shard, [
+                (samples, out_dir / "pose2d.zarr", out_dir / "pose2d.parquet", dataset, i,
+                 workers, *roi_parts[i], frames, config["roi"]["webp_effort"])
+                for i in range(workers)
+            ])  # fmt: skip
+        return gather_roi(
+            samples, [p[0] for p in roi_parts], [p[1] for p in roi_parts],
+            out_dir / "roi.zarr", out_dir / "roi.parquet",
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
+        if not frames.keep:
+            for folder in frame_dirs:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _build_roi_shard(*args) -> pd.DataFrame:
+    *positional, effort = args
+    return build_roi(*positional, effort=effort)
+
+
+def _wait(pool: ProcessPoolExecutor, function, arguments: list[tuple]) -> None:
+    for job in [pool.submit(function, *args) for args in arguments]:
+        job.result()

@@ -1,0 +1,278 @@
+"""2D pose backends and the extract_pose2d stage, on the real NTU video and skeleton."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import zarr
+from conftest import REPO, realdata
+from openpose_stub import FAKE_POSE, write_fake_openpose
+from PIL import Image
+
+from mmnet.datasets.base import RawPaths
+from mmnet.datasets.ntu import NTU60
+from mmnet.datasets.ntu_format import read_skeleton_file
+from mmnet.frames import FrameConfig, evaluation_frames, extract_frames, write_frame_images
+from mmnet.index import index_samples
+from mmnet.pose2d import make_backend
+from mmnet.pose2d.base import FrameRequest, draw_people, parse_openpose_json
+from mmnet.pose2d.from_json import ImportBackend
+from mmnet.pose2d.kinect import KinectBackend
+from mmnet.pose2d.openpose import OpenPoseBackend
+from mmnet.pose2d.stage import extract_pose2d, gather_pose2d
+from mmnet.skeleton.stage import build_skeletons
+from mmnet.video import VideoReader
+
+SAMPLE = "S001C001P001R001A001"
+#: Where visual checks go (git-ignored); MMNET_CHECKS moves them.
+CHECKS = Path(os.environ.get("MMNET_CHECKS", REPO / "results" / "checks"))
+
+
+@pytest.fixture(scope="module")
+def a001():
+    """The only real sample with both skeleton and video: its row and decoded frames."""
+    row = {
+        "sample": SAMPLE,
+        "skeleton_path": str(realdata("ntu60", "skeletons", f"{SAMPLE}.skeleton")),
+        "video_path": str(realdata("ntu60", "videos", f"{SAMPLE}_rgb.avi")),
+        "n_frames": 103,
+        "label": 0,
+    }
+    with VideoReader(row["video_path"]) as reader:
+        frames = reader.read(range(reader.n_frames))
+    colour = read_skeleton_file(row["skeleton_path"], fields=(5, 6)).dense(1)[0]  # (F, V, 2)
+    return row, frames, colour
+
+
+def _requests(row, frames, size=(1920, 1080), images=None, scale=1.0):
+    return [
+        FrameRequest(row=row, frame=f, video_frame=f, image=(images or {}).get(f), scale=scale,
+                     video_size=size)
+        for f in frames
+    ]  # fmt: skip
+
+
+@pytest.mark.realdata
+def test_kinect_points_lie_on_the_person_and_move_with_the_skeleton(a001):
+    row, frames, colour = a001
+    wanted = list(evaluation_frames(103)) + [0, 102]
+    people = KinectBackend(NTU60).estimate(_requests(row, wanted))
+    CHECKS.mkdir(parents=True, exist_ok=True)
+    panels = []
+    for frame, found in zip(wanted, people, strict=True):
+        assert found.shape == (1, 25, 3)
+        points = found[0, [0, 4, 7, 10, 13]]
+        assert (points[:, 2] > 0).all()
+        assert ((points[:, 0] > 0) & (points[:, 0] < 1920)).all()
+        assert ((points[:, 1] > 0) & (points[:, 1] < 1080)).all()
+        # head, wrists, knees are the Kinect joints Head, WristRight, WristLeft, KneeRight, KneeLeft
+        np.testing.assert_allclose(points[:, :2], colour[frame, [3, 10, 6, 17, 13]], atol=1e-3)
+        image = frames[frame]
+        for x, y in points[:, :2].astype(int):  # on the person: unlike the wall 250 px aside
+            person = image[y - 10 : y + 10, x - 10 : x + 10].astype(float)
+            wall = image[y - 10 : y + 10, x - 260 : x - 240].astype(float)
+            assert np.abs(person.mean(axis=(0, 1)) - wall.mean(axis=(0, 1))).max() > 25
+        panels.append(draw_people(image, found)[200:800, 800:1300])
+    Image.fromarray(np.concatenate(panels, axis=1)).save(CHECKS / f"kinect_{SAMPLE}.png")
+    # the drinking hand rises to the mouth and comes back down with the skeleton
+    wrist = np.array([p[0, 4, 1] for p in people[:5]])
+    assert wrist[0] - wrist.min() > 80
+    np.testing.assert_allclose(wrist, colour[wanted[:5], 10, 1], atol=1e-3)
+
+
+@pytest.mark.realdata
+def test_kinect_points_scale_to_the_video_size(a001):
+    row, _, colour = a001
+    (found,) = KinectBackend(NTU60).estimate(_requests(row, [17], size=(480, 270)))
+    np.testing.assert_allclose(found[0, 0, :2], colour[17, 3] / 4, atol=1e-3)
+    assert KinectBackend(NTU60).estimate(_requests(row, [200])) == [None]  # beyond the file
+
+
+@pytest.mark.realdata
+def test_mediapipe_finds_the_kinect_joints_in_the_real_video(a001, tmp_path):
+    """BlazePose's nose, wrist and knees lie near the Kinect colour joints of the same frames.
+
+    Sides are mirrored: on NTU's videos the person faces the camera, and the learned model's
+    left wrist (the person's left) is Kinect's WristRight (docs/rgb.md).
+    """
+    row, _, colour = a001
+    frames = list(evaluation_frames(103))
+    with VideoReader(row["video_path"]) as reader:
+        write_frame_images(
+            reader, {f: f"f{f}" for f in frames}, tmp_path, max_height=540, quality=90
+        )
+    images = {f: tmp_path / f"f{f}.jpg" for f in frames}
+    backend = make_backend("mediapipe", NTU60)
+    people = backend.estimate(_requests(row, frames, images=images, scale=2.0))
+    distances = {"nose-Head": [], "LWrist-WristRight": [], "RKnee-KneeLeft": [],
+                 "LKnee-KneeRight": [], "LWrist-WristLeft": []}  # fmt: skip
+    for frame, found in zip(frames, people, strict=True):
+        assert found.shape == (1, 25, 3)
+        point = found[0]
+        for name, keypoint, joint in (("nose-Head", 0, 3), ("LWrist-WristRight", 7, 10),
+                                      ("RKnee-KneeLeft", 10, 13), ("LKnee-KneeRight", 13, 17),
+                                      ("LWrist-WristLeft", 7, 6)):  # fmt: skip
+            distances[name].append(np.hypot(*(point[keypoint, :2] - colour[frame, joint])))
+    median = {name: float(np.median(d)) for name, d in distances.items()}
+    print("median distances (px):", median)
+    assert median["nose-Head"] < 30, median
+    assert median["LWrist-WristRight"] < 30, median  # the cup hand
+    assert median["RKnee-KneeLeft"] < 40 and median["LKnee-KneeRight"] < 40, median
+    assert median["LWrist-WristLeft"] > 2 * median["LWrist-WristRight"], median  # mirrored
+
+
+@pytest.mark.realdata
+def test_mediapipe_finds_one_person_in_the_other_real_videos(tmp_path):
+    backend = make_backend("mediapipe", NTU60)
+    for path in sorted(realdata("ntu60", "videos").glob("S004*.avi"))[:3]:
+        with VideoReader(path) as reader:
+            frames = list(evaluation_frames(reader.n_frames))
+            stems = {f: f"{path.stem}_{f}" for f in frames}
+            write_frame_images(reader, stems, tmp_path, max_height=540, quality=90)
+        row = {"sample": path.stem[:20]}
+        images = {f: tmp_path / f"{stems[f]}.jpg" for f in frames}
+        found = backend.estimate(_requests(row, frames, images=images, scale=2.0))
+        assert sum(len(p) == 1 for p in found) >= 4, path.name
+        assert all(len(p) <= 1 for p in found)  # one person per frame at most
+
+
+def test_openpose_binary_contract(tmp_path):
+    binary = write_fake_openpose(tmp_path / "bin")
+    images = {}
+    for frame in (3, 9):
+        images[frame] = tmp_path / f"S001C001P001R001A001_rgb_{frame:012d}.jpg"
+        Image.new("RGB", (960, 540), "gray").save(images[frame])
+    backend = OpenPoseBackend(binary, tmp_path / "models", ["--net_resolution", "-1x368"])
+    row = {"sample": SAMPLE}
+    people = backend.estimate(_requests(row, [3, 9], images=images, scale=2.0))
+    call = (tmp_path / "bin" / "calls.txt").read_text().split()
+    for flag, value in (("--display", "0"), ("--render_pose", "0"), ("--model_pose", "BODY_25"),
+                        ("--net_resolution", "-1x368")):  # fmt: skip
+        assert call[call.index(flag) + 1] == value
+    assert call[call.index("--model_folder") + 1].rstrip("/") == str(tmp_path / "models")
+    for found in people:  # read back from the JSON files and scaled to full resolution
+        assert found.shape == (1, 25, 3)
+        np.testing.assert_allclose(found[0, 0], [0.5 * 1920, 0.2 * 1080, 0.9], rtol=1e-5)
+        np.testing.assert_allclose(found[0, 13, :2], np.array(FAKE_POSE[13]) * [1920, 1080])
+
+
+def test_openpose_errors_name_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"pose2d\.openpose\.binary"):
+        OpenPoseBackend(tmp_path / "no-openpose.bin")
+    failing = tmp_path / "fail.bin"
+    failing.write_text("#!/bin/sh\necho 'Check failed: cudaSuccess' >&2\nexit 1\n")
+    failing.chmod(0o755)
+    image = tmp_path / "x_000000000000.jpg"
+    Image.new("RGB", (8, 8)).save(image)
+    with pytest.raises(RuntimeError, match="cudaSuccess"):
+        OpenPoseBackend(failing).estimate(_requests({"sample": "x"}, [0], images={0: image}))
+
+
+def _openpose_json(path: Path, people: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    listed = [{"person_id": [-1], "pose_keypoints_2d": p.ravel().tolist()} for p in people]
+    path.write_text(json.dumps({"version": 1.3, "people": listed}))
+
+
+def test_openpose_json_is_read_exactly_and_bad_files_are_named(tmp_path):
+    people = np.random.default_rng(0).uniform(0, 1000, (3, 25, 3)).astype(np.float32)
+    _openpose_json(tmp_path / "a_keypoints.json", people)
+    np.testing.assert_array_equal(parse_openpose_json(tmp_path / "a_keypoints.json"), people)
+    coco = tmp_path / "coco_keypoints.json"
+    coco.write_text(json.dumps({"people": [{"pose_keypoints_2d": [0.0] * 54}]}))
+    with pytest.raises(ValueError, match=r"coco_keypoints\.json: person 0 has 54"):
+        parse_openpose_json(coco)
+    broken = tmp_path / "broken_keypoints.json"
+    broken.write_text("{not json")
+    with pytest.raises(ValueError, match=r"broken_keypoints\.json"):
+        parse_openpose_json(broken)
+    empty = tmp_path / "empty_keypoints.json"
+    empty.write_text(json.dumps({"version": 1.3, "people": []}))
+    assert parse_openpose_json(empty).shape == (0, 25, 3)
+
+
+@pytest.fixture
+def a001_samples(tmp_path):
+    """samples.parquet of the real NTU60 files; only A001 has its video."""
+    raw = RawPaths(skeletons=(realdata("ntu60", "skeletons"),), videos=realdata("ntu60", "videos"))
+    index_samples(NTU60, raw, ["xsub"], tmp_path / "index.parquet")
+    build_skeletons(NTU60, tmp_path / "index.parquet", tmp_path / "sk.zarr", tmp_path / "s.parquet")
+    return tmp_path / "s.parquet"
+
+
+@pytest.mark.realdata
+def test_import_backend_reads_the_original_naming_and_falls_back(a001_samples, tmp_path):
+    """JSON named like the authors' (`<id>/<id>_rgb_000000000NNN_keypoints.json`); frame 17
+    has no file and frame 18 nobody, so the stage goes on to frame 19."""
+    root = tmp_path / "openpose"
+    colour = NTU60.color_joints(
+        {"skeleton_path": str(realdata("ntu60", "skeletons", f"{SAMPLE}.skeleton"))}
+    )
+    kinect = KinectBackend(NTU60)
+    row = {
+        "sample": SAMPLE,
+        "skeleton_path": str(realdata("ntu60", "skeletons", f"{SAMPLE}.skeleton")),
+    }
+    for frame in range(colour.shape[1]):
+        if frame == 17:
+            continue
+        (people,) = kinect.estimate(_requests(row, [frame]))
+        if frame == 18:
+            people = people[:0]
+        _openpose_json(root / SAMPLE / f"{SAMPLE}_rgb_{frame:012d}_keypoints.json", people)
+    config = FrameConfig(training_candidates=1)
+    backend = ImportBackend(NTU60, root)
+    table = extract_pose2d(a001_samples, NTU60, backend, 0, 1, tmp_path / "p.zarr",
+                           tmp_path / "p.parquet", config)  # fmt: skip
+    first = table.iloc[0]
+    assert first["pose_status"] == "ok" and first["video_frames"] == 103
+    assert (table["pose_status"].iloc[1:] == "video_missing").all()
+    store = zarr.open_group(tmp_path / "p.zarr", mode="r")
+    frames, counts = store["frame"][0], store["people"][0]
+    entries = dict(zip(frames[frames >= 0].tolist(), counts[frames >= 0].tolist(), strict=True))
+    assert entries[17] == -1 and entries[18] == 0 and entries[19] == 1  # no file, nobody, found
+    assert 20 not in entries  # no further than needed
+    (expected,) = kinect.estimate(_requests(row, [34]))
+    index = int(np.flatnonzero(frames == 34)[0])
+    np.testing.assert_array_equal(store["keypoints"][0, index, :1], expected)
+    assert first["pose_frames"] == len(entries) < 103  # only selected frames (+ fallbacks)
+
+
+@pytest.mark.realdata
+def test_openpose_stage_runs_on_extracted_frames_only(a001_samples, tmp_path):
+    """extract_frames -> extract_pose2d with the binary; shards and gather."""
+    binary = write_fake_openpose(tmp_path / "bin")
+    config = FrameConfig(training_candidates=2, pose_height=270)
+    backend = make_backend("openpose", NTU60, settings={"openpose": {"binary": str(binary)}})
+    stores, tables = [], []
+    for shard in range(2):
+        frames_dir = tmp_path / f"frames{shard}"
+        written = extract_frames(a001_samples, NTU60, shard, 2, frames_dir, config,
+                                 samples_per_file=4)  # fmt: skip
+        assert set(written["row"]) == ({0, 1, 2, 3} if shard == 0 else {4, 5, 6})
+        stores.append(tmp_path / f"p{shard}.zarr")
+        tables.append(tmp_path / f"p{shard}.parquet")
+        extract_pose2d(a001_samples, NTU60, backend, shard, 2, stores[-1], tables[-1], config,
+                       frames_dir=frames_dir, samples_per_file=4)  # fmt: skip
+    images = sorted((tmp_path / "frames0" / "images").glob("*.jpg"))
+    selected = set(FrameConfig(training_candidates=2).select(103, SAMPLE).frames())
+    assert {int(p.stem[-12:]) for p in images} == selected  # only the selected frames
+    assert images[0].name.startswith(f"{SAMPLE}_rgb_0000000000")
+    assert Image.open(images[0]).size == (480, 270)
+    table = gather_pose2d(
+        a001_samples, stores, tables, tmp_path / "pose2d.zarr", tmp_path / "pose2d.parquet"
+    )
+    assert list(table["pose_status"]) == ["ok"] + ["video_missing"] * 6
+    assert table.loc[0, "pose_frames"] == len(selected)
+    store = zarr.open_group(tmp_path / "pose2d.zarr", mode="r")
+    assert store.attrs["backend"] == "openpose"
+    np.testing.assert_allclose(store["keypoints"][0, 0, 0, 0], [960, 216, 0.9], rtol=1e-5)
+    assert (store["people"][1:] == -1).all()
+    assert pd.read_parquet(tmp_path / "pose2d.parquet").equals(table)
+    shutil.rmtree(tmp_path / "frames0")

@@ -1,0 +1,408 @@
+"""The five-frame ROI: golden comparison with a slow reference, geometry, store, statuses."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+from pathlib import Path
+
+import av
+import numpy as np
+import pandas as pd
+import pytest
+import zarr
+from conftest import realdata
+from PIL import Image
+
+from mmnet.datasets.base import RawPaths
+from mmnet.datasets.demo import DEMO, generate_demo
+from mmnet.datasets.ntu import NTU60
+from mmnet.frames import FrameConfig, sample_rng
+from mmnet.index import index_samples
+from mmnet.pose2d.base import FrameRequest
+from mmnet.pose2d.from_json import ImportBackend
+from mmnet.pose2d.kinect import KinectBackend
+from mmnet.pose2d.stage import extract_pose2d, gather_pose2d
+from mmnet.roi import RoiStore
+from mmnet.roi.preview import write_preview
+from mmnet.roi.stage import build_roi, gather_roi
+from mmnet.roi.tile import build_column, crop, to_network
+from mmnet.skeleton.stage import build_skeletons
+from mmnet.video import VideoReader
+
+CONFIG = FrameConfig(training_candidates=3, fallback=2)
+
+# --------------------------------------------------------------------------------------
+# The reference: the spec's algorithm (§4.3.1, 4.3.3, 4.3.4, 4.3.6, 4.4), written plainly
+# and slowly, sharing nothing with mmnet.roi but the random generator of the draws.
+
+KINECT_FOR_ROI = (3, 10, 6, 17, 13)  # Head, WristRight, WristLeft, KneeRight, KneeLeft (A.4)
+NECK = 2
+
+
+def ref_read_bodies(path):
+    """Per frame, the listed bodies as (colour (25, 2), xyz (25, 3), tracked (25,))."""
+    lines = Path(path).read_text().split()
+    pos = 0
+
+    def take():
+        nonlocal pos
+        pos += 1
+        return lines[pos - 1]
+
+    frames = []
+    for _ in range(int(take())):
+        bodies = []
+        for _ in range(int(take())):
+            for _ in range(10):
+                take()
+            joints = [[float(take()) for _ in range(12)] for _ in range(int(take()))]
+            joints = np.array(joints)
+            bodies.append((joints[:, 5:7], joints[:, 0:3], joints[:, 11]))
+        frames.append(bodies)
+    return frames
+
+
+def ref_energy(frames, slot):
+    """std(x) + std(y) + std(z) of slot ``slot`` (m-th listed body) over its frames."""
+    points = [bodies[slot][1] for bodies in frames if len(bodies) > slot]
+    if not points:
+        return 0.0
+    points = np.concatenate(points)
+    return float(sum(points[:, c].std() for c in range(3)))
+
+
+def ref_frames(length, rng=None, k=5):
+    """Evaluation (rng None) or one random-interval draw, the original's loop."""
+    q = k + 1
+    s = length // q
+    if s == 0:
+        return [f for f in (i * length // k + length // (2 * k) for i in range(k)) if f != 0]
+    start, step = 0, s
+    if rng is not None:
+        step = int(rng.integers(1, length // q + 1))
+        start = int(rng.integers(0, length - q * step + 1))
+    out, frame = [], start
+    while frame < length:
+        if frame not in (0, q * step):
+            out.append(frame)
+        frame += step
+    return out[:k]
+
+
+def ref_column(image, bodies, frames, frame, patch, two_person_class, scale, flip):
+    """One column per spec: PIL crops pasted into a PIL canvas, flipped, Resize to 45x225."""
+    people = [
+        [(b[0][j][0] * scale[0], b[0][j][1] * scale[1]) if b[2][j] > 0 else (0.0, 0.0)
+         for j in KINECT_FOR_ROI]
+        for b in bodies
+    ]  # fmt: skip
+    picture = Image.fromarray(image)
+    canvas = Image.new("RGB", (patch, 5 * patch))
+    h, q = patch / 2, patch / 4
+    two = two_person_class and len(people) >= 2
+    if two:
+        for row in range(5):
+            for side in (0, 1):
+                x, y = (float(np.float32(v)) for v in people[side][row])
+                canvas.paste(
+                    picture.crop((x - q, y - h, x + q, y + h)), (side * patch // 2, row * patch)
+                )
+    else:
+        chosen = 0
+        if len(people) > 1:  # the listed body of most motion energy within 4.5 m
+            near = [i for i, b in enumerate(bodies) if 0 < b[1][NECK][2] <= 4.5]
+            if near:
+                chosen = max(near, key=lambda i: (ref_energy(frames, i), -i))
+        for row in range(5):
+            x, y = (float(np.float32(v)) for v in people[chosen][row])
+            canvas.paste(picture.crop((x - h, y - h, x + h, y + h)), (0, row * patch))
+    if flip:  # on the full-resolution column, as the original (spec 4.3.6)
+        if two:  # rows 1<->2, 3<->4 swapped, then mirrored
+            cells = [canvas.crop((0, patch * r, patch, patch * (r + 1))) for r in (0, 2, 1, 4, 3)]
+            for r, cell in enumerate(cells):
+                canvas.paste(cell, (0, patch * r))
+        canvas = canvas.transpose(Image.FLIP_LEFT_RIGHT)
+    return canvas.resize((45, 225), Image.BILINEAR), two
+
+
+def ref_tile(row, rng=None, flip=False, fallback=2):
+    """The sample's tile, from the raw skeleton file and a front-to-back video decode."""
+    frames = ref_read_bodies(row["skeleton_path"])
+    with av.open(row["video_path"]) as container:
+        video = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    height, width = video[0].shape[:2]
+    patch = 4 * round(96 * height / 1080 / 4)
+    scale = (width / 1920, height / 1080)
+    two_person_class = row["action"] in row["two_person_actions"]
+    tile = Image.new("RGB", (45 * 5, 225))
+    for i, first in enumerate(ref_frames(len(frames), rng)):
+        frame = first  # fallback: the next frames, while nobody is in the frame
+        while frame < len(frames) - 1 and frame < first + fallback and not frames[frame]:
+            frame += 1
+        if not frames[frame]:
+            continue  # a black column
+        column, _ = ref_column(video[frame], frames[frame], frames, frame, patch,
+                               two_person_class, scale, flip)  # fmt: skip
+        tile.paste(column, (45 * i, 0))
+    return np.asarray(tile)
+
+
+# --------------------------------------------------------------------------------------
+
+
+def _run_stages(samples: Path, dataset, out: Path, config: FrameConfig = CONFIG) -> RoiStore:
+    extract_pose2d(samples, dataset, KinectBackend(dataset), 0, 1, out / "p.zarr",
+                   out / "p.parquet", config)  # fmt: skip
+    gather_pose2d(samples, [out / "p.zarr"], [out / "p.parquet"], out / "pose2d.zarr",
+                  out / "pose2d.parquet")  # fmt: skip
+    build_roi(samples, out / "pose2d.zarr", out / "pose2d.parquet", dataset, 0, 1,
+              out / "r.zarr", out / "r.parquet", config)  # fmt: skip
+    gather_roi(samples, [out / "r.zarr"], [out / "r.parquet"], out / "roi.zarr",
+               out / "roi.parquet")  # fmt: skip
+    return RoiStore(out / "roi.zarr")
+
+
+@pytest.fixture(scope="module")
+def ntu(tmp_path_factory):
+    """The real NTU60 files through pose2d (kinect) and ROI; only A001 has its video."""
+    out = tmp_path_factory.mktemp("ntu")
+    raw = RawPaths(skeletons=(realdata("ntu60", "skeletons"),), videos=realdata("ntu60", "videos"))
+    index_samples(NTU60, raw, ["xsub"], out / "index.parquet")
+    build_skeletons(NTU60, out / "index.parquet", out / "sk.zarr", out / "samples.parquet")
+    return out, _run_stages(out / "samples.parquet", NTU60, out)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """A small demo dataset (two-person class, ghost bodies) through pose2d and ROI."""
+    out = tmp_path_factory.mktemp("demo")
+    generate_demo(out / "raw", subjects=2, replications=1)
+    raw = RawPaths(skeletons=(out / "raw" / "skeletons",), videos=out / "raw" / "videos",
+                   missing_skeletons=out / "raw" / "missing_skeletons.txt")  # fmt: skip
+    index_samples(DEMO, raw, ["xsub"], out / "index.parquet")
+    build_skeletons(DEMO, out / "index.parquet", out / "sk.zarr", out / "samples.parquet")
+    return out, _run_stages(out / "samples.parquet", DEMO, out)
+
+
+def _golden(table: pd.DataFrame, store: RoiStore, row: int, two_person_actions) -> None:
+    values = {**table.iloc[row].to_dict(), "two_person_actions": two_person_actions}
+    np.testing.assert_array_equal(store.tile(row), ref_tile(values))
+    # The flip is applied to stored (resized) columns: a mirror commutes exactly with the
+    # resize; the two-person layout's row swap differs only where the resize filter mixed
+    # neighbouring cells or met the image's bottom edge (the rows at cell boundaries).
+    flipped = store.tile(row, flip=True).astype(int) - ref_tile(values, flip=True)
+    differing_rows = set(np.flatnonzero(np.abs(flipped).max(axis=(1, 2))))
+    boundaries = {y for c in range(1, 6) for y in range(45 * c - 2, min(45 * c + 2, 225))}
+    assert differing_rows <= boundaries
+    layouts = zarr.open_group(store.path, mode="r")["column_layout"][row]
+    if not (layouts == 2).any():
+        assert not differing_rows
+    # the training draws: the reference replays the sample's generator draw by draw
+    rng = sample_rng(CONFIG.seed, values["sample"])
+    draws = [ref_tile(values, rng) for _ in range(CONFIG.training_candidates)]
+    seen = set()
+    for seed in range(12):
+        tile = store.tile(row, np.random.default_rng(seed))
+        matches = [j for j, d in enumerate(draws) if np.array_equal(tile, d)]
+        assert matches, f"training tile {seed} is none of the draws"
+        seen.update(matches)
+    assert len(seen) > 1  # the loader picks among the draws
+
+
+@pytest.mark.realdata
+def test_golden_real_ntu_tile_equals_the_reference(ntu):
+    out, store = ntu
+    table = pd.read_parquet(out / "samples.parquet")
+    assert list(store.available) == [True] + [False] * 6
+    _golden(table, store, 0, NTU60.two_person_actions)
+
+
+def test_golden_demo_tiles_equal_the_reference(demo):
+    out, store = demo
+    table = pd.read_parquet(out / "samples.parquet")
+    roi = pd.read_parquet(out / "roi.parquet")
+    two_person = table.index[(table["action"] == 7) & store.available][0]
+    ghost = table.index[(table["n_bodies"] >= 2) & (table["action"] != 7) & store.available][0]
+    assert roi.loc[two_person, "two_person_columns"] > 0
+    assert roi.loc[ghost, "two_person_columns"] == 0
+    for row in (two_person, ghost, table.index[store.available][0]):
+        _golden(table, store, row, DEMO.two_person_actions)
+
+
+@pytest.mark.realdata
+def test_crop_centres_are_on_the_projected_joints(ntu):
+    """Locate every full-resolution cell in the frame by its pixels: its centre is within a
+    pixel of the Kinect joint's colour position."""
+    out, _ = ntu
+    row = pd.read_parquet(out / "samples.parquet").iloc[0].to_dict()
+    pose = zarr.open_group(out / "pose2d.zarr", mode="r")
+    colour = NTU60.color_joints(row)
+    with VideoReader(row["video_path"]) as reader:
+        for frame in (17, 51, 85):
+            image = reader.read([frame])[frame]
+            entry = int(np.flatnonzero(pose["frame"][0] == frame)[0])
+            people = pose["keypoints"][0, entry, :1]
+            column = build_column(image, people, 96, two_person=False)
+            for part, joint in enumerate((3, 10, 6, 17, 13)):
+                cell = column[96 * part : 96 * part + 96]
+                jx, jy = colour[0, frame, joint, :2]
+                hits = [
+                    (dx, dy)
+                    for dx in range(-4, 5)
+                    for dy in range(-4, 5)
+                    if np.array_equal(crop(image, _box(jx + dx, jy + dy, 48)), cell)
+                ]
+                assert hits and min(abs(dx) + abs(dy) for dx, dy in hits) <= 1, (frame, part)
+
+
+def _box(x, y, half):
+    return (x - half, y - half, x + half, y + half)
+
+
+def test_crop_matches_pillow_at_the_border():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (50, 80, 3), dtype=np.uint8)
+    for box in [(-10.5, -3.5, 20.5, 30.5), (70.5, 40.2, 101.5, 71.2), (2.5, 3.5, 7.5, 9.5)]:
+        np.testing.assert_array_equal(
+            crop(image, box), np.asarray(Image.fromarray(image).crop(box))
+        )
+
+
+def test_per_column_resize_differs_from_whole_canvas_only_at_column_edges():
+    """The documented departure: columns are resized one by one (they compose into
+    training tiles); the original resized the canvas, mixing the columns' edge pixels."""
+    rng = np.random.default_rng(1)
+    columns = [rng.integers(0, 255, (480, 96, 3), dtype=np.uint8) for _ in range(5)]
+    ours = np.concatenate([to_network(c) for c in columns], axis=1).astype(int)
+    canvas = np.asarray(
+        Image.fromarray(np.concatenate(columns, axis=1)).resize((225, 225), Image.BILINEAR)
+    ).astype(int)
+    difference = np.abs(ours - canvas).max(axis=(0, 2))  # per tile pixel column
+    edges = [x for i in range(1, 5) for x in (45 * i - 1, 45 * i)]
+    interior = np.setdiff1d(np.arange(225), edges)
+    assert difference[interior].max() <= 1  # Pillow's fixed-point coefficients, off by one
+    assert difference[edges].min() > 5  # where the original mixed neighbouring columns
+
+
+def test_store_layout_and_loader(demo):
+    out, store = demo
+    group = zarr.open_group(out / "roi.zarr", mode="r")
+    n = len(pd.read_parquet(out / "samples.parquet"))
+    assert group["columns"].shape[:2] == (n, CONFIG.slots)
+    assert group["columns"].chunks[0] == 1  # one chunk read per sample
+    assert store.temporal_rgb_frames == 5 and store.training_candidates == 3
+    assert store.tile(int(np.flatnonzero(store.available)[0])).shape == (225, 225, 3)
+    clone = pickle.loads(pickle.dumps(store))  # DataLoader workers get a copy
+    row = int(np.flatnonzero(store.available)[-1])
+    np.testing.assert_array_equal(clone.tile(row), store.tile(row))
+    missing = int(np.flatnonzero(~store.available)[0])
+    with pytest.raises(KeyError, match="skipped"):
+        store.tile(missing)
+    roi = pd.read_parquet(out / "roi.parquet")
+    assert (roi.loc[~store.available, "roi_status"] == "skipped").all()  # the missing skeletons
+    assert (roi.loc[store.available, "roi_status"] == "ok").all()
+
+
+@pytest.mark.realdata
+def test_bad_videos_are_recorded_not_zero_tiles(tmp_path):
+    """A video whose frame count differs from the skeleton's, and an unreadable one."""
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    real = realdata("ntu60", "videos", "S001C001P001R001A001_rgb.avi")
+    shutil.copy(real, videos / real.name)
+    shutil.copy(real, videos / "S001C001P001R001A002_rgb.avi")  # 103 frames, skeleton 158
+    (videos / "S001C001P001R001A003_rgb.avi").write_bytes(b"not a video at all" * 100)
+    raw = RawPaths(skeletons=(realdata("ntu60", "skeletons"),), videos=videos)
+    index_samples(NTU60, raw, ["xsub"], tmp_path / "index.parquet")
+    build_skeletons(
+        NTU60, tmp_path / "index.parquet", tmp_path / "sk.zarr", tmp_path / "samples.parquet"
+    )
+    store = _run_stages(
+        tmp_path / "samples.parquet", NTU60, tmp_path, FrameConfig(training_candidates=1)
+    )
+    roi = pd.read_parquet(tmp_path / "roi.parquet")
+    assert list(roi["roi_status"][:4]) == [
+        "ok", "frame_count_mismatch", "video_unreadable", "video_missing",
+    ]  # fmt: skip
+    assert "103 frames, the skeleton 158" in roi.loc[1, "roi_reason"]
+    assert list(store.available) == [True] + [False] * 6
+    columns = zarr.open_group(tmp_path / "roi.zarr", mode="r")["columns"]
+    assert not columns[1:].any()  # nothing written for them, and they are not available
+
+
+def test_preview_contact_sheet(demo, tmp_path):
+    out, _ = demo
+    names = write_preview(out / "roi.zarr", out / "samples.parquet", tmp_path / "sheet.png",
+                          n_tiles=10, class_names=DEMO.class_names)  # fmt: skip
+    sheet = Image.open(tmp_path / "sheet.png")
+    assert len(names) == 10 and sheet.size == (8 * 229, 2 * (225 + 34))
+    labels = pd.read_parquet(out / "samples.parquet").set_index("sample").loc[names, "label"]
+    assert labels.nunique() == 7  # spread over the classes
+
+
+def _openpose_folder(root: Path, people_at) -> None:
+    """OpenPose JSON of every A001 frame in the authors' layout; ``people_at(frame)``."""
+    folder = root / "S001C001P001R001A001"
+    folder.mkdir(parents=True)
+    for frame in range(103):
+        people = [{"pose_keypoints_2d": p.ravel().tolist()} for p in people_at(frame)]
+        name = f"S001C001P001R001A001_rgb_{frame:012d}_keypoints.json"
+        (folder / name).write_text(json.dumps({"version": 1.3, "people": people}))
+
+
+@pytest.mark.realdata
+def test_columns_without_a_person_are_recorded(ntu, tmp_path):
+    """Nobody in frames 34-36 (column 2 and its fallbacks): that column is black and the
+    sample 'partial'; nobody anywhere: 'no_person', not available, nothing written."""
+    out, _ = ntu
+    samples = out / "samples.parquet"
+    row = pd.read_parquet(samples).iloc[0].to_dict()
+    kinect = KinectBackend(NTU60)
+
+    def person(frame):
+        request = FrameRequest(row=row, frame=frame, video_frame=frame, video_size=(1920, 1080))
+        return kinect.estimate([request])[0]
+
+    config = FrameConfig(training_candidates=1, fallback=2)
+    for case, people_at in (
+        ("partial", lambda f: person(f)[:0] if 34 <= f <= 36 else person(f)),
+        ("nobody", lambda f: person(f)[:0]),
+    ):
+        work = tmp_path / case
+        _openpose_folder(work / "json", people_at)
+        backend = ImportBackend(NTU60, work / "json")
+        extract_pose2d(samples, NTU60, backend, 0, 1, work / "p.zarr", work / "p.parquet", config)
+        gather_pose2d(samples, [work / "p.zarr"], [work / "p.parquet"], work / "pose2d.zarr",
+                      work / "pose2d.parquet")  # fmt: skip
+        build_roi(samples, work / "pose2d.zarr", work / "pose2d.parquet", NTU60, 0, 1,
+                  work / "r.zarr", work / "r.parquet", config)  # fmt: skip
+        record = pd.read_parquet(work / "r.parquet").iloc[0]
+        group = zarr.open_group(work / "r.zarr", mode="r")
+        if case == "partial":
+            assert record["roi_status"] == "partial"
+            assert (
+                "(1 of the evaluation tile's) have no frame with a person" in record["roi_reason"]
+            )
+            assert list(group["evaluation"][0] >= 0) == [True, False, True, True, True]
+            gather_roi(samples, [work / "r.zarr"], [work / "r.parquet"], work / "roi.zarr",
+                       work / "roi.parquet")  # fmt: skip
+            tile = RoiStore(work / "roi.zarr").tile(0)
+            assert not tile[:, 45:90].any() and tile[:, :45].any()  # black, and recorded
+        else:
+            assert record["roi_status"] == "no_person" and not group["available"][0]
+            assert not group["columns"][0].any()
+            pose = pd.read_parquet(work / "pose2d.parquet").iloc[0]
+            assert pose["pose_status"] == "no_person" and pose["frames_with_people"] == 0
+
+
+@pytest.mark.realdata
+def test_no_training_candidates_trains_on_the_evaluation_frames(ntu, tmp_path):
+    out, _ = ntu
+    store = _run_stages(
+        out / "samples.parquet", NTU60, tmp_path, FrameConfig(training_candidates=0)
+    )
+    assert store.training_candidates == 0
+    np.testing.assert_array_equal(store.tile(0, np.random.default_rng(0)), store.tile(0))
+    assert zarr.open_group(tmp_path / "roi.zarr", mode="r")["columns"].shape[1] == 5

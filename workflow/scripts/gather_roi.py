@@ -1,0 +1,13 @@
+"""Rule gather_roi: shard stores -> roi.zarr + roi.parquet."""
+
+from mmnet.logs import setup_logging
+from mmnet.roi.stage import gather_roi
+
+setup_logging(log_file=snakemake.log[0])
+gather_roi(
+    snakemake.input.samples,
+    snakemake.input.stores,
+    snakemake.input.tables,
+    snakemake.output.store,
+    snakemake.output.table,
+)
