@@ -4,7 +4,14 @@ import re
 
 from snakemake.exceptions import WorkflowError
 
-from mmnet.config import ConfigError, raw_paths, raw_root, validate_config
+from mmnet.config import (
+    ConfigError,
+    raw_paths,
+    raw_root,
+    train_options,
+    trained_protocols,
+    validate_config,
+)
 
 try:
     validate_config(config)
@@ -32,6 +39,11 @@ def final_targets():
         f"results/{name}/{output}"
         for name in DATASETS
         for output in ("samples.parquet", "skeleton.zarr")
+    ] + [
+        f"results/{name}_{protocol}/{stream}/scores.parquet"
+        for name in DATASETS
+        for protocol in trained_protocols(config, name)
+        for stream in ("joint", "bone")
     ]
 
 
@@ -56,3 +68,14 @@ def raw_inputs(wildcards):
 def dataset_entry(wildcards):
     """The dataset's config entry (kind, paths, protocols): a param, so edits rerun the index."""
     return config["datasets"][wildcards.dataset]
+
+
+def dataset_kind(wildcards):
+    """The dataset's kind (ntu60, demo...): which classes, layout and frame count apply."""
+    return config["datasets"][wildcards.dataset]["kind"]
+
+
+def train_options_of(wildcards):
+    """Resolved `train` options of a training (a param, so editing one reruns it)."""
+    stream = getattr(wildcards, "stream", "rgb")  # train_rgb has no stream wildcard
+    return train_options(config, wildcards.dataset, wildcards.protocol, stream)

@@ -108,6 +108,73 @@ def cmd_skeletons(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_train_options(args: argparse.Namespace) -> None:
+    from mmnet.config import train_options
+
+    config = load_config(args.config)
+    options = train_options(config, args.dataset, args.protocol, args.stream)
+    sys.stdout.write(yaml.safe_dump(options, sort_keys=False))
+
+
+def _train_job(args: argparse.Namespace):
+    """The TrainJob the flags describe; paths default to the workflow's results/ paths."""
+    from mmnet.config import train_options
+    from mmnet.train import TrainJob
+
+    config = load_config(args.config)
+    options = train_options(config, args.dataset, args.protocol, args.stream)
+    for key in ("attention", "temporal_positions", "legacy_invert"):  # evaluate's switches
+        if getattr(args, key, None) is not None:
+            options[key] = getattr(args, key)
+    run = Path("results") / f"{args.dataset}_{args.protocol}"
+    return TrainJob(
+        dataset=args.dataset,
+        kind=config["datasets"][args.dataset]["kind"],
+        protocol=args.protocol,
+        stream=args.stream,
+        options=options,
+        samples=str(args.samples or _results(args, "samples.parquet")),
+        skeleton=str(args.skeleton or _results(args, "skeleton.zarr")),
+        out_dir=str(args.out_dir or run / args.stream),
+        roi=str(args.roi or _results(args, "roi.zarr")) if args.stream == "rgb" else None,
+        joint_model=str(args.joint_model or run / "joint" / "model.pt")
+        if args.stream == "rgb"
+        else None,
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    import json
+    import os
+
+    from mmnet.train import Preempted, TrainJob, train_stream
+
+    if os.environ.get("RANK", "0") != "0":  # a torchrun worker other than rank 0
+        logging.getLogger().setLevel(logging.WARNING)
+    if args.job:
+        job = TrainJob(**json.loads(Path(args.job).read_text()))
+    else:
+        if not (args.dataset and args.protocol and args.stream):
+            raise ValueError("mmnet train needs --dataset, --protocol and --stream (or --job)")
+        job = _train_job(args)
+    try:
+        train_stream(job, gpus=args.gpus, threads=args.threads)
+    except Preempted as stop:
+        log.warning("%s", stop)
+        raise SystemExit(PREEMPTED_EXIT) from None
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from mmnet.train import evaluate_stream
+
+    evaluate_stream(_train_job(args), args.weights, threads=args.threads)
+
+
+#: Exit status of a training stopped by SIGTERM after saving its resume file (EX_TEMPFAIL):
+#: non-zero, so that Snakemake / SLURM retry the job, which then resumes.
+PREEMPTED_EXIT = 75
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmnet", description=__doc__)
     parser.add_argument("--version", action="version", version=f"mmnet {__version__}")
@@ -159,6 +226,53 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("skeletons", cmd_skeletons, "whole skeleton stage of a dataset, in-process")
     with_config(p)
     p.add_argument("-w", "--workers", type=int, default=1, help="parallel processes")
+
+    def with_stream(p: argparse.ArgumentParser, required: bool = True) -> None:
+        with_config(p, dataset=False)
+        p.add_argument("-d", "--dataset", required=required, help="dataset name in the config")
+        p.add_argument("-p", "--protocol", required=required, help="protocol (xsub, xview...)")
+        p.add_argument("-s", "--stream", choices=["joint", "bone", "rgb"], required=required)
+
+    def with_paths(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--samples", help="default: results/<dataset>/samples.parquet")
+        p.add_argument("--skeleton", help="default: results/<dataset>/skeleton.zarr")
+        p.add_argument("--roi", help="rgb: default results/<dataset>/roi.zarr")
+        p.add_argument(
+            "--joint-model", help="rgb: default results/<dataset>_<protocol>/joint/model.pt"
+        )
+        p.add_argument("--threads", type=int, default=4, help="CPU threads / loader workers")
+
+    p = command("train-options", cmd_train_options, "print a training's resolved options")
+    with_stream(p)
+
+    p = command("train", cmd_train, "train one stream of one protocol (model.pt, scores...)")
+    with_stream(p, required=False)
+    with_paths(p)
+    p.add_argument("--out-dir", help="default: results/<dataset>_<protocol>/<stream>")
+    p.add_argument(
+        "--gpus", type=int, default=1, help="GPUs to use; more than 1 runs torchrun (DDP)"
+    )
+    p.add_argument("--job", help="a TrainJob as JSON (how torchrun workers are started)")
+
+    p = command(
+        "evaluate", cmd_evaluate, "score a protocol's test split with model.pt or released weights"
+    )
+    with_stream(p)
+    with_paths(p)
+    p.add_argument("--weights", required=True, help="model.pt, or an original state dict")
+    p.add_argument(
+        "--out-dir",
+        required=True,
+        help="where scores.parquet and metrics.json go (not a workflow output folder)",
+    )
+    p.add_argument("--attention", choices=["per_sample", "original"], help="rgb: attention scaling")
+    p.add_argument("--temporal-positions", type=int, help="rgb: k of the top-k temporal mean")
+    p.add_argument(
+        "--legacy-invert",
+        action="store_true",
+        default=None,
+        help="rgb: colour-inverted tiles, as the original's released weights expect",
+    )
     return parser
 
 
