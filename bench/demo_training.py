@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from mmnet.config import load_config, train_options
+from mmnet.config import load_config, train_options, trained_protocols
 from mmnet.datasets.demo_render import COLOR_SIZE
 from mmnet.datasets.ntu_format import JOINT_FIELDS, read_skeleton_file
 from mmnet.logs import progress, setup_logging
@@ -55,7 +55,9 @@ class KinectTiles:
         usable = np.flatnonzero((samples["status"] == "ok").to_numpy())
         for row in progress(usable, desc="tiles", unit="sample"):
             record = samples.iloc[row]
-            self.tiles[row] = self._tile(root / record["skeleton_path"], root / record["video_path"])
+            self.tiles[row] = self._tile(
+                root / record["skeleton_path"], root / record["video_path"]
+            )
             self.available[row] = True
 
     def tile(self, row: int, rng=None, flip: bool = False) -> np.ndarray:
@@ -113,7 +115,7 @@ def main() -> None:
     start = time.perf_counter()
     tiles = KinectTiles(samples, workdir)
     figures["tile_seconds"] = time.perf_counter() - start
-    for protocol in config["datasets"]["demo"]["protocols"]:
+    for protocol in trained_protocols(config, "demo"):
         run = results / f"demo_{protocol}"
         job = TrainJob(
             dataset="demo",

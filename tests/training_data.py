@@ -29,8 +29,12 @@ def write_tiny_dataset(
         for i in range(per_class):
             rows.append({"sample": f"S001C001P{1 + i % 3:03d}R{1 + i // 3:03d}A{label + 1:03d}",
                          "label": label, "status": "ok", "reason": ""})  # fmt: skip
-    rows.append({"sample": "S001C001P001R009A001", "label": 0, "status": "excluded", "reason": "listed"})
-    rows.append({"sample": "S001C001P003R009A002", "label": 1, "status": "rejected", "reason": "bad"})
+    rows.append(
+        {"sample": "S001C001P001R009A001", "label": 0, "status": "excluded", "reason": "listed"}
+    )
+    rows.append(
+        {"sample": "S001C001P003R009A002", "label": 1, "status": "rejected", "reason": "bad"}
+    )
     table = pd.DataFrame(rows).sort_values("sample", ignore_index=True)
     table["xsub"] = ~table["sample"].str.contains("P003")
     table["label"] = table["label"].astype("int32")
@@ -44,7 +48,9 @@ def write_tiny_dataset(
         motion = np.sin((label + 1) * t + rng.uniform(0, 0.5))[None, :, None, None]
         joints = np.zeros(25)
         joints[[3, 7, 11, 14, 18][label % 5]] = 1.0
-        data[row, :, :, :, 0] = (base + motion * joints[None, None, :, None] * (label + 1) / 4)[..., 0]
+        data[row, :, :, :, 0] = (base + motion * joints[None, None, :, None] * (label + 1) / 4)[
+            ..., 0
+        ]
         data[row] += rng.normal(0, 0.02, size=data[row].shape).astype(np.float32)
         if persons > 1 and label != NUM_CLASS - 1:
             data[row, :, :, :, 1] = 0  # single-person classes: the second person is absent

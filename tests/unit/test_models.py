@@ -7,7 +7,7 @@ import pytest
 import reference_mmnet as ref
 import torch
 
-from mmnet.models import MMNet, ResNet18, STGCN, build_model
+from mmnet.models import STGCN, MMNet, ResNet18, build_model
 from mmnet.models.graph import adjacency
 
 NTU = {"layout": "ntu-rgb+d", "strategy": "spatial"}
@@ -21,7 +21,12 @@ def randomise(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                for tensor, low in ((module.weight, 0.8), (module.running_var, 0.8), (module.bias, -0.2), (module.running_mean, -0.2)):
+                for tensor, low in (
+                    (module.weight, 0.8),
+                    (module.running_var, 0.8),
+                    (module.bias, -0.2),
+                    (module.running_mean, -0.2),
+                ):
                     tensor.copy_(torch.rand(tensor.shape, generator=g) * 0.4 + low)
         for name, param in model.named_parameters():
             if "edge_importance" in name:
@@ -42,7 +47,9 @@ def test_unknown_strategy_is_an_error():
         adjacency("ntu-rgb+d", strategy="uniform")
 
 
-@pytest.mark.parametrize(("graph", "classes", "params"), [(NTU, 60, 3_098_832), (UCLA, 10, 3_079_202)])
+@pytest.mark.parametrize(
+    ("graph", "classes", "params"), [(NTU, 60, 3_098_832), (UCLA, 10, 3_079_202)]
+)
 def test_parameter_counts_are_the_originals(graph, classes, params):
     assert sum(p.numel() for p in STGCN(3, classes, graph).parameters()) == params
 
@@ -70,7 +77,9 @@ def test_state_dict_round_trip_through_a_file(tmp_path):
         torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
 
 
-@pytest.mark.parametrize(("graph", "joints", "persons", "frames"), [(NTU, 25, 2, 300), (UCLA, 20, 1, 192)])
+@pytest.mark.parametrize(
+    ("graph", "joints", "persons", "frames"), [(NTU, 25, 2, 300), (UCLA, 20, 1, 192)]
+)
 def test_shapes(graph, joints, persons, frames):
     model = STGCN(3, 7, graph, base_channels=8).eval()
     x = torch.randn(2, 3, frames, joints, persons)
@@ -82,17 +91,41 @@ def test_shapes(graph, joints, persons, frames):
 
 
 def test_resnet_has_torchvisions_state_dict_keys_and_geometry():
-    expected = ["conv1.weight", *(f"bn1.{k}" for k in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"))]
+    expected = [
+        "conv1.weight",
+        *(
+            f"bn1.{k}"
+            for k in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+        ),
+    ]
     for layer in range(1, 5):
         for block in range(2):
             for part in ("conv1", "bn1", "conv2", "bn2"):
                 if part.startswith("conv"):
                     expected.append(f"layer{layer}.{block}.{part}.weight")
                 else:
-                    expected += [f"layer{layer}.{block}.{part}.{k}" for k in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")]
+                    expected += [
+                        f"layer{layer}.{block}.{part}.{k}"
+                        for k in (
+                            "weight",
+                            "bias",
+                            "running_mean",
+                            "running_var",
+                            "num_batches_tracked",
+                        )
+                    ]
             if layer > 1 and block == 0:
                 expected.append(f"layer{layer}.0.downsample.0.weight")
-                expected += [f"layer{layer}.0.downsample.1.{k}" for k in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")]
+                expected += [
+                    f"layer{layer}.0.downsample.1.{k}"
+                    for k in (
+                        "weight",
+                        "bias",
+                        "running_mean",
+                        "running_var",
+                        "num_batches_tracked",
+                    )
+                ]
     expected += ["fc.weight", "fc.bias"]
     model = ResNet18(60)
     assert list(model.state_dict()) == expected and len(expected) == 122
@@ -112,7 +145,7 @@ def test_resnet_loads_a_local_imagenet_file_except_fc(tmp_path):
     torch.testing.assert_close(model.conv1.weight, imagenet.conv1.weight)
     torch.testing.assert_close(model.layer4[1].bn2.running_var, imagenet.layer4[1].bn2.running_var)
     torch.testing.assert_close(model.fc.weight, fc)
-    with pytest.raises(FileNotFoundError, match="nope.pth"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.pth"):
         model.load_pretrained(tmp_path / "nope.pth")
 
 

@@ -88,13 +88,15 @@ def load_model(path: str | Path, released_args: dict | None = None) -> tuple[nn.
         name = "mmnet" if fused else "stgcn"
         keys = ("num_class", "graph_args") + (("temporal_positions", "attention") if fused else ())
         args = {k: released_args[k] for k in keys if k in released_args}
+        first_conv = state.get(f"{'stgcn.' if fused else ''}st_gcn_networks.0.gcn.conv.weight")
+        if first_conv is not None:  # 64 in the original's files; narrower ones are ours
+            args["base_channels"] = first_conv.shape[0] // 3  # 3 spatial partitions
     model = build_model(name, args)
-    result = model.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise ValueError(
-            f"{path}: weights do not fit {type(model).__name__}({args}): "
-            f"missing {result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]}"
-        )
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:  # missing, unexpected or misshapen weights
+        details = " ".join(line.strip() for line in str(err).splitlines()[1:4])
+        raise ValueError(f"{path}: weights do not fit {type(model).__name__}: {details}") from None
     return model, checkpoint
 
 
