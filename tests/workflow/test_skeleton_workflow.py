@@ -41,7 +41,9 @@ def real_config(workdir: Path, extra: str = "") -> str:
     )
 
 
+# the skeleton stage only (a bare `snakemake` also trains)
 SKELETON_TARGETS = ("results/demo/samples.parquet", "results/demo/skeleton.zarr")
+NTU60_TARGETS = ("results/ntu60/samples.parquet", "results/ntu60/skeleton.zarr")
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +114,7 @@ def test_second_run_has_nothing_to_do(demo_run):
 
 
 def test_rules_and_cli_write_identical_stores(tmp_path):
-    snakemake(tmp_path / "rules", "--configfile", real_config(tmp_path / "rules"))
+    snakemake(tmp_path / "rules", *NTU60_TARGETS, "--configfile", real_config(tmp_path / "rules"))
     cli = tmp_path / "cli"
     subprocess.run(
         [sys.executable, "-m", "mmnet", "skeletons", "-c", real_config(cli), "-d", "ntu60", "-w", "3"],
@@ -136,12 +138,12 @@ def test_failed_parse_leaves_nothing_trusted_and_rerun_completes(tmp_path, ntu60
     good = (raw / "S001C001P001R001A002.skeleton").read_bytes()
     (raw / "S001C001P001R001A002.skeleton").write_bytes(good[:3000])
     config = write_config(tmp_path, f"datasets:\n  ntu60:\n    kind: ntu60\n    skeletons: {raw}\n")
-    result = snakemake(tmp_path, "--configfile", config, check=False)
+    result = snakemake(tmp_path, *NTU60_TARGETS, "--configfile", config, check=False)
     assert result.returncode != 0
     log = (tmp_path / "results" / "logs" / "parse_skeletons").glob("*.log")
     assert any("A002.skeleton, line" in p.read_text() for p in log)  # the log names file + line
     assert not (tmp_path / "results" / "ntu60" / "skeleton.zarr").exists()
     (raw / "S001C001P001R001A002.skeleton").write_bytes(good)
-    snakemake(tmp_path, "--configfile", config)
+    snakemake(tmp_path, *NTU60_TARGETS, "--configfile", config)
     samples = pd.read_parquet(tmp_path / "results" / "ntu60" / "samples.parquet")
     assert (samples["status"] == "ok").all()

@@ -81,6 +81,8 @@ class MMNet(nn.Module):
         self.stgcn.requires_grad_(False)
         self.stgcn.eval()
         self.resnet = ResNet18(num_class)
+        # a device-side index (not saved: the state dict stays the original's)
+        self.register_buffer("part_joints", torch.tensor(BODY_PART_JOINTS), persistent=False)
 
     def train(self, mode: bool = True) -> MMNet:
         super().train(mode)
@@ -106,7 +108,7 @@ class MMNet(nn.Module):
             person = (mean[:, 1] >= mean[:, 0]).long()
         else:
             person = torch.zeros(len(intensity), dtype=torch.long, device=intensity.device)
-        parts = intensity[:, :, list(BODY_PART_JOINTS), :]  # (N, T', 5, M)
+        parts = intensity.index_select(2, self.part_joints)  # (N, T', 5, M)
         index = person.view(-1, 1, 1, 1).expand(-1, frames, len(BODY_PART_JOINTS), 1)
         chosen = parts.gather(3, index).squeeze(3)  # (N, T', 5)
         top = chosen.topk(self.temporal_positions, dim=1).values.mean(dim=1)  # (N, 5)

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_fn
 from torch import Tensor, nn
 
 log = logging.getLogger(__name__)
@@ -55,6 +54,14 @@ class StopRequest(contextlib.AbstractContextManager):
     def __exit__(self, *exc) -> None:
         for s, handler in self._previous.items():
             signal.signal(s, handler)
+
+
+def ignore_stop_signals(worker_id: int = 0) -> None:
+    """DataLoader worker start-up: leave SIGTERM/SIGINT to the training process. SLURM
+    signals every process of the job; a worker dying of it would abort the batch in
+    flight before the trainer could save its resume file."""
+    for stop_signal in StopRequest.SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,24 @@ def sum_across(env: Env, values: np.ndarray) -> np.ndarray:
     return tensor.cpu().numpy()
 
 
+class _SumOverProcesses(torch.autograd.Function):
+    """All-reduce (sum) whose gradient is the all-reduced gradient: each process's input
+    receives the gradient of every process's loss (torch's differentiable all-reduce is
+    deprecated)."""
+
+    @staticmethod
+    def forward(ctx, tensor: Tensor) -> Tensor:
+        out = tensor.clone()
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
 class SyncedBatchNorm(nn.modules.batchnorm._BatchNorm):
     """Batch norm whose training statistics cover the global batch of all DDP processes.
 
@@ -148,11 +173,11 @@ class SyncedBatchNorm(nn.modules.batchnorm._BatchNorm):
         shape = [1, -1] + [1] * (x.dim() - 2)
         local = x.float()
         count = torch.tensor([local.numel() / local.shape[1]], device=x.device)
-        total = dist_fn.all_reduce(torch.cat([local.sum(dims), count]))
+        total = _SumOverProcesses.apply(torch.cat([local.sum(dims), count]))
         n = total[-1]
         mean = total[:-1] / n
         centred = local - mean.view(shape)
-        var = dist_fn.all_reduce(centred.square().sum(dims)) / n  # biased, for normalising
+        var = _SumOverProcesses.apply(centred.square().sum(dims)) / n  # biased, to normalise
         if self.track_running_stats:
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)

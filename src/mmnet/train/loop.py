@@ -33,6 +33,7 @@ from mmnet.train.distributed import (
     StopRequest,
     any_flag,
     gather_objects,
+    ignore_stop_signals,
     sum_across,
 )
 
@@ -98,7 +99,9 @@ def predict(
     """
     model.eval()
     batches = EvalBatches(len(dataset), batch_size, rank=env.rank, world=env.world)
-    loader = DataLoader(dataset, batch_sampler=batches, num_workers=workers)
+    loader = DataLoader(
+        dataset, batch_sampler=batches, num_workers=workers, worker_init_fn=ignore_stop_signals
+    )
     outputs = []
     for inputs, _ in progress(loader, desc=desc, unit="batch", disable=not env.main):
         inputs = to_model_inputs(inputs, env.device, channels_last)
@@ -224,6 +227,7 @@ class Trainer:
             num_workers=self.workers,
             pin_memory=self.env.device.type == "cuda",
             generator=torch.Generator(),  # keep the global RNG (dropout) untouched
+            worker_init_fn=ignore_stop_signals,
         )
         sums = torch.zeros(3, dtype=torch.float64)
         for inputs, labels in self._batches(loader, epoch):
