@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
+from conftest import REPO
 from training_data import FakeRoiStore, write_tiny_dataset
 
 from mmnet.config import ConfigError, load_config, train_options
@@ -230,3 +234,18 @@ def test_options_resolve_presets_then_overrides(tmp_path):
 def test_bad_training_options_name_the_key(tmp_path, train, message):
     with pytest.raises(ConfigError, match=message):
         load_config([write_config(tmp_path, train)])
+
+
+def test_cli_resolves_options_and_the_workflows_default_paths(tmp_path):
+    demo = str(REPO / "config" / "demo.yaml")
+    shown = subprocess.run(
+        [sys.executable, "-m", "mmnet", "train-options", "-c", demo, "-d", "demo", "-p", "xsub", "-s", "rgb"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert yaml.safe_load(shown.stdout)["base_lr"] == 0.02  # the demo's rgb override
+    failed = subprocess.run(
+        [sys.executable, "-m", "mmnet", "train", "-c", demo, "-d", "demo", "-p", "xsub", "-s", "joint"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert failed.returncode == 1
+    assert "results/demo/samples.parquet: no samples table" in failed.stderr

@@ -58,6 +58,8 @@ class Splits:
 
 def read_samples(path: str | Path, protocol: str, num_class: int) -> pd.DataFrame:
     """``samples.parquet``, checked for what training needs (a clear error otherwise)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no samples table (the skeleton stage writes it)")
     samples = pd.read_parquet(path)
     needed = {"sample", "label", "status", protocol}
     missing = sorted(needed - set(samples.columns))
