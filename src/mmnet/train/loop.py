@@ -160,7 +160,9 @@ class Trainer:
         self.best_state = saved["best_state"]
         rng = saved["rng"]
         if len(rng) == self.env.world:
-            torch.set_rng_state(rng[self.env.rank])
+            torch.set_rng_state(rng[self.env.rank]["cpu"])
+            if self.env.device.type == "cuda" and rng[self.env.rank]["cuda"] is not None:
+                torch.cuda.set_rng_state(rng[self.env.rank]["cuda"], self.env.device)
         else:
             log.warning(
                 "resuming with %d processes instead of %d: dropout draws differ",
@@ -170,7 +172,14 @@ class Trainer:
         log.info("resuming at epoch %d, batch %d", self.state.epoch, self.state.batch)
 
     def save_resume(self) -> None:
-        rng = gather_objects(self.env, torch.get_rng_state())
+        cuda = self.env.device.type == "cuda"
+        rng = gather_objects(
+            self.env,
+            {
+                "cpu": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state(self.env.device) if cuda else None,
+            },
+        )
         if not self.env.main:
             return
         save_atomic(
