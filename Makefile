@@ -31,6 +31,8 @@ bench: $(BIN)/snakemake
 	$(BIN)/python bench/pku_instances.py --json results/bench/pku_instances.json
 	$(BIN)/python bench/frames.py --json results/bench/frames.json
 	$(BIN)/python bench/roi.py --json results/bench/roi.json
+	$(BIN)/python bench/train_step.py --frames 100 --json results/bench/train_step.json
+	$(BIN)/python bench/demo_training.py --json results/bench/demo_training.json
 
 clean:
 	rm -rf results .snakemake

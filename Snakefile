@@ -26,6 +26,7 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/ensemble.smk"
 include: "rules/video.smk"
+include: "rules/train.smk"
 
 
 rule all:

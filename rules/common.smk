@@ -5,7 +5,16 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from mmnet.config import ConfigError, raw_paths, raw_root, validate_config
+from mmnet.config import (
+    ConfigError,
+    fused_streams,
+    has_rgb,
+    raw_paths,
+    raw_root,
+    train_options,
+    trained_protocols,
+    validate_config,
+)
 from mmnet.pose2d import IMAGE_BACKENDS
 
 try:
@@ -17,9 +26,7 @@ DATASETS = sorted(config["datasets"])
 PROTOCOLS = {name: config["datasets"][name]["protocols"] for name in DATASETS}
 DEMO_DATASETS = [name for name in DATASETS if config["datasets"][name]["kind"] == "demo"]
 # Datasets with videos get the RGB stages (frames, 2D pose, ROI) in the default target.
-RGB_DATASETS = [
-    name for name in DATASETS if name in DEMO_DATASETS or config["datasets"][name].get("videos")
-]
+RGB_DATASETS = [name for name in DATASETS if has_rgb(config, name)]
 
 
 def one_of(names):
@@ -33,16 +40,25 @@ wildcard_constraints:
 
 
 def final_targets():
-    """What `snakemake` with no target builds: every stage the pipeline has so far."""
-    return [
-        f"results/{name}/{output}"
-        for name in DATASETS
-        for output in ("samples.parquet", "skeleton.zarr")
-    ] + [
-        f"results/{name}/{output}"
-        for name in RGB_DATASETS
-        for output in ("pose2d.zarr", "roi.zarr")
-    ]
+    """What `snakemake` with no target builds: every stage, up to the fused accuracy."""
+    return (
+        [
+            f"results/{name}/{output}"
+            for name in DATASETS
+            for output in ("samples.parquet", "skeleton.zarr")
+        ]
+        + [
+            f"results/{name}/{output}"
+            for name in RGB_DATASETS
+            for output in ("pose2d.zarr", "roi.zarr")
+        ]
+        + [
+            # the whole chain: every stream trained and fused
+            f"results/{name}_{protocol}/ensemble.json"
+            for name in DATASETS
+            for protocol in trained_protocols(config, name)
+        ]
+    )
 
 
 def raw_inputs(wildcards):
@@ -132,3 +148,37 @@ def pose2d_gpus(wildcards):
 def frames_output(path):
     """Extracted frames are temporary unless `frames.keep` is set."""
     return directory(path) if config["frames"]["keep"] else temp(directory(path))
+
+
+# --- training (rules/train.smk) ---------------------------------------------------------
+
+
+def dataset_kind(wildcards):
+    """The dataset's kind (ntu60, demo...): which classes, layout and frame count apply."""
+    return config["datasets"][wildcards.dataset]["kind"]
+
+
+def train_options_of(wildcards):
+    """Resolved `train` options of a training (a param, so editing one reruns it)."""
+    stream = getattr(wildcards, "stream", "rgb")  # train_rgb has no stream wildcard
+    return train_options(config, wildcards.dataset, wildcards.protocol, stream)
+
+
+# --- ensemble (rules/ensemble.smk) --------------------------------------------------------
+
+
+def ensemble_streams(wildcards):
+    """Streams the dataset fuses (no rgb for a dataset without videos)."""
+    return fused_streams(config, wildcards.dataset)
+
+
+def ensemble_scores(wildcards):
+    """scores.parquet of every fused stream, in report order."""
+    run = f"results/{wildcards.dataset}_{wildcards.protocol}"
+    return [f"{run}/{stream}/scores.parquet" for stream in ensemble_streams(wildcards)]
+
+
+def ensemble_weights(wildcards):
+    """The configured weights of the fused streams."""
+    streams = ensemble_streams(wildcards)
+    return {s: w for s, w in config["ensemble"]["weights"].items() if s in streams}

@@ -5,10 +5,7 @@
 rule ensemble:
     input:
         samples="results/{dataset}/samples.parquet",
-        scores=expand(
-            "results/{{dataset}}_{{protocol}}/{stream}/scores.parquet",
-            stream=config["ensemble"]["streams"],
-        ),
+        scores=ensemble_scores,
     output:
         json=report(
             "results/{dataset}_{protocol}/ensemble.json",
@@ -40,7 +37,9 @@ rule ensemble:
     conda:
         "../envs/data.yaml"
     params:
-        ensemble=config["ensemble"],
+        streams=ensemble_streams,
+        weights=ensemble_weights,
+        softmax=config["ensemble"]["softmax"],
         kind=lookup(dpath="datasets/{dataset}/kind", within=config),
     script:
         "../workflow/scripts/ensemble.py"

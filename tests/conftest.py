@@ -49,12 +49,17 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     return result
 
 
+#: The demo as the workflow tests run it: config/demo.yaml, trainings shortened.
+DEMO_CONFIGS = (REPO / "config" / "demo.yaml", REPO / "tests" / "demo_quick.yaml")
+DEMO_ARGS = ("--configfile", *(str(path) for path in DEMO_CONFIGS))
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory) -> Path:
-    """The demo configuration run once through the default targets (shared by the
-    workflow tests, which add their own targets in the same folder)."""
+    """The demo run once from nothing to ``results/demo_xsub/ensemble.json`` (the default
+    target; shared by the workflow tests, which add their own targets in the same folder)."""
     workdir = tmp_path_factory.mktemp("demo")
-    snakemake(workdir, "--configfile", str(REPO / "config" / "demo.yaml"))
+    snakemake(workdir, *DEMO_ARGS)
     return workdir
 
 

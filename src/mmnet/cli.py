@@ -15,7 +15,14 @@ from pathlib import Path
 import yaml
 
 from mmnet import __version__
-from mmnet.config import ConfigError, dataset_of, load_config, raw_paths, raw_root
+from mmnet.config import (
+    ConfigError,
+    dataset_of,
+    fused_streams,
+    load_config,
+    raw_paths,
+    raw_root,
+)
 from mmnet.logs import setup_logging
 
 log = logging.getLogger("mmnet")
@@ -137,8 +144,9 @@ def cmd_ensemble(args: argparse.Namespace) -> None:
         config = load_config(args.config)
         settings = config["ensemble"]
         folder = Path("results") / f"{args.dataset}_{args.protocol}"
-        scores = scores or {s: folder / s / "scores.parquet" for s in settings["streams"]}
-        weights = weights or settings["weights"]
+        streams = fused_streams(config, args.dataset)
+        scores = scores or {s: folder / s / "scores.parquet" for s in streams}
+        weights = weights or {s: w for s, w in settings["weights"].items() if s in streams}
         labels = labels or _results(args, "samples.parquet")
         kind = kind or dataset_of(config, args.dataset).kind
         use_softmax = settings["softmax"] if use_softmax is None else use_softmax
@@ -261,6 +269,73 @@ def cmd_roi_preview(args: argparse.Namespace) -> None:
         seed=args.seed,
         training=args.training,
     )
+
+
+def cmd_train_options(args: argparse.Namespace) -> None:
+    from mmnet.config import train_options
+
+    config = load_config(args.config)
+    options = train_options(config, args.dataset, args.protocol, args.stream)
+    sys.stdout.write(yaml.safe_dump(options, sort_keys=False))
+
+
+def _train_job(args: argparse.Namespace):
+    """The TrainJob the flags describe; paths default to the workflow's results/ paths."""
+    from mmnet.config import train_options
+    from mmnet.train import TrainJob
+
+    config = load_config(args.config)
+    options = train_options(config, args.dataset, args.protocol, args.stream)
+    for key in ("attention", "temporal_positions", "legacy_invert"):  # evaluate's switches
+        if getattr(args, key, None) is not None:
+            options[key] = getattr(args, key)
+    run = Path("results") / f"{args.dataset}_{args.protocol}"
+    return TrainJob(
+        dataset=args.dataset,
+        kind=config["datasets"][args.dataset]["kind"],
+        protocol=args.protocol,
+        stream=args.stream,
+        options=options,
+        samples=str(args.samples or _results(args, "samples.parquet")),
+        skeleton=str(args.skeleton or _results(args, "skeleton.zarr")),
+        out_dir=str(args.out_dir or run / args.stream),
+        roi=str(args.roi or _results(args, "roi.zarr")) if args.stream == "rgb" else None,
+        joint_model=str(args.joint_model or run / "joint" / "model.pt")
+        if args.stream == "rgb"
+        else None,
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    import json
+    import os
+
+    from mmnet.train import Preempted, TrainJob, train_stream
+
+    if os.environ.get("RANK", "0") != "0":  # a torchrun worker other than rank 0
+        logging.getLogger().setLevel(logging.WARNING)
+    if args.job:
+        job = TrainJob(**json.loads(Path(args.job).read_text()))
+    else:
+        if not (args.dataset and args.protocol and args.stream):
+            raise ValueError("mmnet train needs --dataset, --protocol and --stream (or --job)")
+        job = _train_job(args)
+    try:
+        train_stream(job, gpus=args.gpus, threads=args.threads)
+    except Preempted as stop:
+        log.warning("%s", stop)
+        raise SystemExit(PREEMPTED_EXIT) from None
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from mmnet.train import evaluate_stream
+
+    evaluate_stream(_train_job(args), args.weights, threads=args.threads)
+
+
+#: Exit status of a training stopped by SIGTERM after saving its resume file (EX_TEMPFAIL):
+#: non-zero, so that Snakemake / SLURM retry the job, which then resumes.
+PREEMPTED_EXIT = 75
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -413,6 +488,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--tiles", type=int, help="number of tiles (default: roi.preview_tiles)")
     p.add_argument("--seed", type=int, default=0, help="which samples (and draws)")
     p.add_argument("--training", action="store_true", help="random training draws, not eval")
+
+    def with_stream(p: argparse.ArgumentParser, required: bool = True) -> None:
+        with_config(p, dataset=False)
+        p.add_argument("-d", "--dataset", required=required, help="dataset name in the config")
+        p.add_argument("-p", "--protocol", required=required, help="protocol (xsub, xview...)")
+        p.add_argument("-s", "--stream", choices=["joint", "bone", "rgb"], required=required)
+
+    def with_paths(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--samples", help="default: results/<dataset>/samples.parquet")
+        p.add_argument("--skeleton", help="default: results/<dataset>/skeleton.zarr")
+        p.add_argument("--roi", help="rgb: default results/<dataset>/roi.zarr")
+        p.add_argument(
+            "--joint-model", help="rgb: default results/<dataset>_<protocol>/joint/model.pt"
+        )
+        p.add_argument("--threads", type=int, default=4, help="CPU threads / loader workers")
+
+    p = command("train-options", cmd_train_options, "print a training's resolved options")
+    with_stream(p)
+
+    p = command("train", cmd_train, "train one stream of one protocol (model.pt, scores...)")
+    with_stream(p, required=False)
+    with_paths(p)
+    p.add_argument("--out-dir", help="default: results/<dataset>_<protocol>/<stream>")
+    p.add_argument(
+        "--gpus", type=int, default=1, help="GPUs to use; more than 1 runs torchrun (DDP)"
+    )
+    p.add_argument("--job", help="a TrainJob as JSON (how torchrun workers are started)")
+
+    p = command(
+        "evaluate", cmd_evaluate, "score a protocol's test split with model.pt or released weights"
+    )
+    with_stream(p)
+    with_paths(p)
+    p.add_argument("--weights", required=True, help="model.pt, or an original state dict")
+    p.add_argument(
+        "--out-dir",
+        required=True,
+        help="where scores.parquet and metrics.json go (not a workflow output folder)",
+    )
+    p.add_argument("--attention", choices=["per_sample", "original"], help="rgb: attention scaling")
+    p.add_argument("--temporal-positions", type=int, help="rgb: k of the top-k temporal mean")
+    p.add_argument(
+        "--legacy-invert",
+        action="store_true",
+        default=None,
+        help="rgb: colour-inverted tiles, as the original's released weights expect",
+    )
     return parser
 
 

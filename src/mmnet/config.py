@@ -81,6 +81,7 @@ def validate_config(config: dict) -> dict:
         raise ConfigError(
             f"ensemble.weights: {unfused} not in ensemble.streams {ensemble['streams']}"
         )
+    _validate_train(config, schema)
     return config
 
 
@@ -219,3 +220,100 @@ def raw_paths_of(name: str, entry: dict, check: bool = True) -> RawPaths:
 def _require(ok: bool, key: str, path: Path | str, what: str) -> None:
     if not ok:
         raise ConfigError(f"{key}: {what} {str(path)!r} does not exist (edit the config file)")
+
+
+# --------------------------------------------------------------------------------------
+# Training options: top-level `train` keys, then `presets`, then `overrides` (see schema).
+
+TRAIN_STREAMS = ("joint", "bone", "rgb")
+_TRAIN_RULE_LISTS = ("presets", "overrides")
+_NOT_OPTIONS = (*_TRAIN_RULE_LISTS, "protocols")
+
+
+def has_rgb(config: dict, dataset: str) -> bool:
+    """Whether ``dataset`` gets the RGB side (frames, 2D pose, ROI, rgb stream): the demo,
+    and datasets whose config entry names their videos."""
+    entry = config["datasets"][dataset]
+    return entry["kind"] == "demo" or bool(entry.get("videos"))
+
+
+def fused_streams(config: dict, dataset: str) -> list[str]:
+    """The streams ``ensemble.json`` fuses for ``dataset``: ``ensemble.streams``, less
+    ``rgb`` for a dataset without the RGB side (which then fuses its skeleton streams)."""
+    streams = config["ensemble"]["streams"]
+    return streams if has_rgb(config, dataset) else [s for s in streams if s != "rgb"]
+
+
+def trained_protocols(config: dict, dataset: str) -> list[str]:
+    """Protocols of ``dataset`` trained by default (``train.protocols``, else all)."""
+    return config["train"]["protocols"].get(dataset, config["datasets"][dataset]["protocols"])
+
+
+def train_options(config: dict, dataset: str, protocol: str, stream: str) -> dict:
+    """The training hyper-parameters of one ``(dataset, protocol, stream)``: the ``train``
+    keys, updated by every matching rule of ``train.presets`` and then ``train.overrides``."""
+    train = config["train"]
+    facts = _train_facts(config, dataset, protocol, stream)
+    options = {k: copy.deepcopy(v) for k, v in train.items() if k not in _NOT_OPTIONS}
+    for rule in (rule for key in _TRAIN_RULE_LISTS for rule in train[key]):
+        if all(facts[key] in _as_list(value) for key, value in rule["match"].items()):
+            options.update(copy.deepcopy(rule["set"]))
+    return options
+
+
+def _train_facts(config: dict, dataset: str, protocol: str, stream: str) -> dict[str, str]:
+    kind = dataset_of(config, dataset)
+    return {
+        "dataset": dataset,
+        "kind": kind.kind,
+        "layout": kind.layout_name,
+        "protocol": protocol,
+        "stream": stream,
+    }
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _validate_train(config: dict, schema: dict) -> None:
+    """Rule ``set`` values obey the schema of the ``train`` key they name; rules name
+    datasets that exist; every resolved training is consistent."""
+    option_schemas = {
+        key: sub
+        for key, sub in schema["properties"]["train"]["properties"].items()
+        if key not in _NOT_OPTIONS
+    }
+    for list_name in _TRAIN_RULE_LISTS:
+        for i, rule in enumerate(config["train"][list_name]):
+            where = f"train.{list_name}[{i}]"
+            unknown = sorted(set(rule["set"]) - set(option_schemas))
+            if unknown:
+                raise ConfigError(
+                    f"{where}.set: unknown key(s) {unknown}; allowed: {sorted(option_schemas)}"
+                )
+            for key, value in rule["set"].items():
+                error = jsonschema.exceptions.best_match(
+                    jsonschema.Draft202012Validator(option_schemas[key]).iter_errors(value)
+                )
+                if error is not None:
+                    raise ConfigError(f"{where}.set.{key}: {error.message}")
+            names = _as_list(rule["match"].get("dataset", []))
+            missing = sorted(set(names) - set(config["datasets"]))
+            if missing:
+                raise ConfigError(f"{where}.match.dataset: {missing} not datasets of this config")
+    for name, protocols in config["train"]["protocols"].items():
+        if name not in config["datasets"]:
+            raise ConfigError(f"train.protocols.{name}: not a dataset of this config")
+        unknown = sorted(set(protocols) - set(config["datasets"][name]["protocols"]))
+        if unknown:
+            raise ConfigError(f"train.protocols.{name}: {unknown} not protocols of {name}")
+    for name, entry in config["datasets"].items():
+        for protocol in entry["protocols"]:
+            for stream in TRAIN_STREAMS:
+                options = train_options(config, name, protocol, stream)
+                if options["selection"] == "best_val" and options["val_fraction"] == 0:
+                    raise ConfigError(
+                        f"train: {name}_{protocol} {stream}: selection 'best_val' needs "
+                        f"val_fraction > 0 (or selection 'last')"
+                    )

@@ -7,7 +7,14 @@ import copy
 import pytest
 from conftest import REPO
 
-from mmnet.config import ConfigError, load_config, raw_paths, validate_config
+from mmnet.config import (
+    ConfigError,
+    fused_streams,
+    has_rgb,
+    load_config,
+    raw_paths,
+    validate_config,
+)
 
 NTU = {"datasets": {"ntu60": {"kind": "ntu60", "skeletons": "/nowhere/skeletons"}}}
 
@@ -91,3 +98,14 @@ def test_ensemble_defaults_and_errors():
         with pytest.raises(ConfigError) as info:
             validate_config({**copy.deepcopy(NTU), "ensemble": ensemble})
         assert message in str(info.value)
+
+
+def test_datasets_without_videos_fuse_their_skeleton_streams():
+    config = load_config([REPO / "config" / "config.yaml"])
+    assert [has_rgb(config, name) for name in ("ntu60", "ntu120", "pku", "nucla")] == [
+        True, True, False, False,
+    ]  # fmt: skip
+    assert fused_streams(config, "ntu60") == ["joint", "bone", "rgb"]
+    assert fused_streams(config, "pku") == ["joint", "bone"]
+    demo = load_config([REPO / "config" / "demo.yaml"])
+    assert has_rgb(demo, "demo") and fused_streams(demo, "demo") == ["joint", "bone", "rgb"]

@@ -30,6 +30,8 @@ def datasets_config(workdir: Path) -> str:
     kind: nucla
     skeletons: {nucla / "all_sqe"}
     protocols: [123, 132, 231]
+train:
+  protocols: {{pku: [], nucla: []}}  # the skeleton stage only
 """,
     )
 
@@ -40,6 +42,19 @@ def test_dry_run_shows_both_datasets(tmp_path):
         "index_samples": 2, "parse_skeletons": 16, "gather_skeletons": 2, "all": 1, "total": 21,
     }  # fmt: skip
     assert not (tmp_path / "results").exists()
+
+
+def test_their_ensemble_fuses_the_skeleton_streams(tmp_path):
+    """Without videos (RGB not wired for PKU-MMD and N-UCLA), ensemble.json fuses joint+bone."""
+    config = datasets_config(tmp_path)
+    out = snakemake(tmp_path, "-n", "results/pku_xsub/ensemble.json", "--configfile", config).stdout
+    assert job_counts(out) == {
+        "index_samples": 1, "parse_skeletons": 8, "gather_skeletons": 1, "train_skeleton": 2,
+        "ensemble": 1, "total": 13,
+    }  # fmt: skip
+    ensemble = out.split("rule ensemble:")[1]
+    assert "results/pku_xsub/joint/scores.parquet, results/pku_xsub/bone/scores.parquet" in ensemble
+    assert "rgb" not in ensemble.split("output:")[0]
 
 
 def test_skeleton_stage_runs_for_both(tmp_path):

@@ -46,7 +46,7 @@ def test_demo_with_the_openpose_binary(tmp_path):
     dry = snakemake(tmp_path, "-n", *args).stdout
     counts = job_counts(dry)
     assert counts["extract_frames"] == counts["extract_pose2d"] == counts["build_roi"] == 2
-    snakemake(tmp_path, "all", "results/demo/roi_preview.png", *args)
+    snakemake(tmp_path, "results/demo/roi.zarr", "results/demo/roi_preview.png", *args)
     results = tmp_path / "results" / "demo"
     assert not (results / "frames").exists() or not any((results / "frames").iterdir())
     calls = (tmp_path / "openpose" / "calls.txt").read_text().splitlines()
@@ -73,7 +73,8 @@ def test_rules_and_cli_write_identical_roi_stores(tmp_path):
     )
     rules = tmp_path / "rules"
     args = ["--set-scatter", "skeleton_shards=1", "rgb_shards=2"]
-    snakemake(rules, "--configfile", write_config(rules, text), *args)
+    targets = [f"results/ntu60/{name}" for name in ("skeleton.zarr", "pose2d.zarr", "roi.zarr")]
+    snakemake(rules, *targets, "--configfile", write_config(rules, text), *args)
     cli = tmp_path / "cli"
     config = write_config(cli, text)
     for command in (["skeletons"], ["rgb", "-w", "2"]):

@@ -4,9 +4,8 @@ from mmnet.ensemble import run_ensemble
 from mmnet.logs import setup_logging
 
 setup_logging(log_file=snakemake.log[0])
-settings = snakemake.params.ensemble
 run_ensemble(
-    dict(zip(settings["streams"], snakemake.input.scores, strict=True)),
+    dict(zip(snakemake.params.streams, snakemake.input.scores, strict=True)),
     snakemake.output.json,
     snakemake.output.per_class,
     snakemake.output.confusion,
@@ -14,6 +13,6 @@ run_ensemble(
     dataset=snakemake.wildcards.dataset,
     protocol=snakemake.wildcards.protocol,
     kind=snakemake.params.kind,
-    weights=settings["weights"],
-    use_softmax=settings["softmax"],
+    weights=snakemake.params.weights,
+    use_softmax=snakemake.params.softmax,
 )

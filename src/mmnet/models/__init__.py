@@ -1,0 +1,22 @@
+"""Models: the original ST-GCN (skeleton streams) and the MMNet fusion model (RGB stream)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from mmnet.models.mmnet import MMNet
+from mmnet.models.resnet import ResNet18
+from mmnet.models.stgcn import STGCN
+
+MODELS: dict[str, type[nn.Module]] = {"stgcn": STGCN, "mmnet": MMNet}
+
+
+def build_model(name: str, args: dict) -> nn.Module:
+    """``MODELS[name](**args)``: how checkpoints rebuild the model they were saved from."""
+    try:
+        return MODELS[name](**args)
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; known: {sorted(MODELS)}") from None
+
+
+__all__ = ["MODELS", "STGCN", "MMNet", "ResNet18", "build_model"]
