@@ -13,24 +13,32 @@ pytestmark = pytest.mark.workflow
 
 def test_profile_dry_run_prints_each_jobs_sbatch_resources(tmp_path):
     """On a real-looking config (the real NTU60 files), `-n` with the profile shows what
-    every job would ask SLURM for, with the profile's shard count."""
-    skeletons = realdata("ntu60", "skeletons")
+    every job of `results/ntu60_xsub/ensemble.json` would ask SLURM for, with the profile's
+    shard counts."""
+    skeletons, videos = realdata("ntu60", "skeletons"), realdata("ntu60", "videos")
     config = tmp_path / "config.yaml"
-    config.write_text(f"datasets:\n  ntu60:\n    kind: ntu60\n    skeletons: {skeletons}\n")
+    config.write_text(
+        f"datasets:\n  ntu60:\n    kind: ntu60\n    skeletons: {skeletons}\n    videos: {videos}\n"
+    )
     out = subprocess.run(
         [*snakemake_command(tmp_path), "--profile", str(REPO / "profiles" / "slurm"), "-n",
-         "results/ntu60/skeleton.zarr", "--configfile", str(config)],
+         "results/ntu60_xsub/ensemble.json", "--configfile", str(config)],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    assert job_counts(out)["parse_skeletons"] == 64  # set-scatter
-    resources = re.findall(r"^rule (\w+):.*?^\s+resources: (.*?)$", out, flags=re.M | re.S)
-    assert {rule for rule, _ in resources} == {
-        "index_samples",
-        "parse_skeletons",
-        "gather_skeletons",
-    }
-    for rule, line in resources:
-        assert "slurm_partition=cpu" in line and "mem_mb=" in line and "runtime=" in line, rule
+    counts = job_counts(out)
+    assert counts["parse_skeletons"] == counts["extract_pose2d"] == counts["build_roi"] == 64
+    assert counts["train_skeleton"] == 2 and counts["train_rgb"] == 1
+    resources = dict(re.findall(r"^rule (\w+):.*?^\s+resources: (.*?)$", out, flags=re.M | re.S))
+    assert set(resources) == {
+        "index_samples", "parse_skeletons", "gather_skeletons", "extract_pose2d",
+        "gather_pose2d", "build_roi", "gather_roi", "train_skeleton", "train_rgb", "ensemble",
+    }  # fmt: skip
+    for rule, line in resources.items():
+        assert "mem_mb=" in line and "runtime=" in line, rule
+        if rule.startswith("train_"):
+            assert "slurm_partition=gpu" in line and "gpu=1" in line and "cpus_per_gpu=8" in line
+        else:
+            assert "slurm_partition=cpu" in line, rule
 
 
 def test_local_profile_dry_run(tmp_path):
