@@ -40,6 +40,6 @@ rule ensemble:
         streams=ensemble_streams,
         weights=ensemble_weights,
         softmax=config["ensemble"]["softmax"],
-        kind=lookup(dpath="datasets/{dataset}/kind", within=config),
+        kind=dataset_kind,
     script:
         "../workflow/scripts/ensemble.py"

@@ -67,3 +67,11 @@ def job_counts(stdout: str) -> dict[str, int]:
     """The "Job stats" table Snakemake prints: rule -> number of jobs."""
     table = stdout.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:]
     return {rule: int(count) for rule, count in (line.split() for line in table)}
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """``(samples.parquet, skeleton.zarr)`` of the tiny training dataset (training_data.py)."""
+    from training_data import write_tiny_dataset
+
+    return write_tiny_dataset(tmp_path_factory.mktemp("tiny"))

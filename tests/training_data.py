@@ -17,6 +17,16 @@ from mmnet.store import create_sample_array, write_parquet
 
 NUM_CLASS = 7  # the demo kind's classes
 
+#: Every option of the `train` config section, with budgets for the tiny dataset.
+TINY_OPTIONS = {
+    "epochs": 3, "base_lr": 0.05, "lr_steps": [2], "weight_decay": 1e-4, "batch_size": 8,
+    "test_batch_size": 16, "dropout": 0.5, "base_channels": 4, "frame_stride": 1,
+    "random_move": False, "val_fraction": 0.15, "eval_interval": 1, "selection": "best_val",
+    "seed": 3, "amp": True, "temporal_positions": 3, "attention": "per_sample",
+    "random_interval": True, "random_flip": False, "legacy_invert": False,
+    "pretrained_resnet": None,
+}  # fmt: skip
+
 
 def write_tiny_dataset(
     folder: Path, *, per_class: int = 8, frames: int = 24, persons: int = 2, seed: int = 0

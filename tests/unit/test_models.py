@@ -90,42 +90,21 @@ def test_shapes(graph, joints, persons, frames):
     assert feature.shape == (2, 32, frames // 4, joints, persons)
 
 
+BATCHNORM_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+
+
 def test_resnet_has_torchvisions_state_dict_keys_and_geometry():
-    expected = [
-        "conv1.weight",
-        *(
-            f"bn1.{k}"
-            for k in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
-        ),
-    ]
+    expected = ["conv1.weight", *(f"bn1.{k}" for k in BATCHNORM_KEYS)]
     for layer in range(1, 5):
         for block in range(2):
             for part in ("conv1", "bn1", "conv2", "bn2"):
                 if part.startswith("conv"):
                     expected.append(f"layer{layer}.{block}.{part}.weight")
                 else:
-                    expected += [
-                        f"layer{layer}.{block}.{part}.{k}"
-                        for k in (
-                            "weight",
-                            "bias",
-                            "running_mean",
-                            "running_var",
-                            "num_batches_tracked",
-                        )
-                    ]
+                    expected += [f"layer{layer}.{block}.{part}.{k}" for k in BATCHNORM_KEYS]
             if layer > 1 and block == 0:
                 expected.append(f"layer{layer}.0.downsample.0.weight")
-                expected += [
-                    f"layer{layer}.0.downsample.1.{k}"
-                    for k in (
-                        "weight",
-                        "bias",
-                        "running_mean",
-                        "running_var",
-                        "num_batches_tracked",
-                    )
-                ]
+                expected += [f"layer{layer}.0.downsample.1.{k}" for k in BATCHNORM_KEYS]
     expected += ["fc.weight", "fc.bias"]
     model = ResNet18(60)
     assert list(model.state_dict()) == expected and len(expected) == 122

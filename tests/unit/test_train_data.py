@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from training_data import FakeRoiStore, write_tiny_dataset
+from training_data import FakeRoiStore
 
 from mmnet.skeleton.layouts import NTU_RGBD, joint_to_bone
 from mmnet.train.data import (
@@ -22,11 +22,6 @@ from mmnet.train.data import (
     read_samples,
     split_rows,
 )
-
-
-@pytest.fixture
-def tiny(tmp_path):
-    return write_tiny_dataset(tmp_path)
 
 
 def test_validation_is_stratified_deterministic_and_independent_of_row_order():

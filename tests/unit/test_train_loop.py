@@ -14,7 +14,7 @@ import pytest
 import torch
 import yaml
 from conftest import REPO
-from training_data import FakeRoiStore, write_tiny_dataset
+from training_data import TINY_OPTIONS, FakeRoiStore
 
 from mmnet.config import ConfigError, load_config, train_options
 from mmnet.scores import read_scores
@@ -24,25 +24,11 @@ from mmnet.train.checkpoint import load_model
 from mmnet.train.data import SkeletonData
 from mmnet.train.loop import lr_at, topk_accuracy
 
-OPTIONS = {
-    "epochs": 3, "base_lr": 0.05, "lr_steps": [2], "weight_decay": 1e-4, "batch_size": 8,
-    "test_batch_size": 16, "dropout": 0.5, "base_channels": 4, "frame_stride": 1,
-    "random_move": False, "val_fraction": 0.15, "eval_interval": 1, "selection": "best_val",
-    "seed": 3, "amp": True, "temporal_positions": 3, "attention": "per_sample",
-    "random_interval": True, "random_flip": False, "legacy_invert": False,
-    "pretrained_resnet": None,
-}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return write_tiny_dataset(tmp_path_factory.mktemp("tiny"))
-
 
 def job(tiny, out, stream="joint", joint_model=None, **options) -> TrainJob:
     return TrainJob(
         dataset="tiny", kind="demo", protocol="xsub", stream=stream,
-        options={**OPTIONS, **options}, samples=str(tiny[0]), skeleton=str(tiny[1]),
+        options={**TINY_OPTIONS, **options}, samples=str(tiny[0]), skeleton=str(tiny[1]),
         out_dir=str(out), roi="roi.zarr (in memory)" if joint_model else None,
         joint_model=joint_model,
     )  # fmt: skip

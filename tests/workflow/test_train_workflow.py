@@ -15,26 +15,15 @@ import pandas as pd
 import pytest
 import torch
 from conftest import REPO
-from training_data import write_tiny_dataset
+from training_data import TINY_OPTIONS
 
 from mmnet.train import TrainJob
 from mmnet.train.distributed import launch_torchrun
 
 pytestmark = pytest.mark.workflow
 
-OPTIONS = {
-    "epochs": 8, "base_lr": 0.05, "lr_steps": [4], "weight_decay": 1e-4, "batch_size": 8,
-    "test_batch_size": 16, "dropout": 0.5, "base_channels": 4, "frame_stride": 1,
-    "random_move": True, "val_fraction": 0.15, "eval_interval": 1, "selection": "best_val",
-    "seed": 1, "amp": True, "temporal_positions": 3, "attention": "per_sample",
-    "random_interval": True, "random_flip": False, "legacy_invert": False,
-    "pretrained_resnet": None,
-}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return write_tiny_dataset(tmp_path_factory.mktemp("tiny"))
+# longer, and with augmentation, so that resuming mid-run has state to restore
+OPTIONS = {**TINY_OPTIONS, "epochs": 8, "lr_steps": [4], "random_move": True, "seed": 1}
 
 
 def write_job(tiny, out: Path, **options) -> Path:
