@@ -19,10 +19,12 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numcodecs
 import numpy as np
 import pandas as pd
 import zarr
-from zarr.codecs import BloscCodec
+from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec
+from zarr.codecs.sharding import ShardingCodecIndexLocation
 
 SAMPLES_PER_FILE = 64
 
@@ -83,6 +85,80 @@ def create_sample_array(
     if attributes:
         array.attrs.update(attributes)
     return array
+
+
+class SampleReader:
+    """Reads one sample of an array written by :func:`create_sample_array`, fast.
+
+    ``reader[row]`` equals ``array[row]``. zarr 3 spends about 1 ms of its asynchronous
+    machinery on every read, ten times what decompressing a sample takes, and a training
+    loader reads one sample at a time. The layout is zarr's documented sharding format: a
+    shard file holds one Blosc frame per sample and ends with an index of (offset, length)
+    pairs. So this reads the index of each shard file once, then only the sample's bytes.
+    Arrays in any other layout (another store, other codecs) are read through zarr.
+    """
+
+    def __init__(self, array: zarr.Array):
+        self.array = array
+        self.shape = array.shape[1:]
+        self.dtype = np.dtype(array.dtype).newbyteorder("<")
+        self._per_file = array.shards[0] if array.shards else 0
+        self._indexes: dict[int, np.ndarray] = {}
+        self._direct = self._per_file > 0 and self._plain_layout()
+        self._blosc = numcodecs.Blosc() if self._direct else None
+
+    def _plain_layout(self) -> bool:
+        (sharding, *rest) = self.array.metadata.codecs
+        return (
+            not rest
+            and isinstance(sharding, ShardingCodec)
+            and isinstance(self.array.store, zarr.storage.LocalStore)
+            and tuple(sharding.chunk_shape) == (1, *self.shape)
+            and tuple(self.array.shards[1:]) == self.shape
+            and sharding.index_location == ShardingCodecIndexLocation.end
+            and [type(c) for c in sharding.codecs] == [BytesCodec, BloscCodec]
+            and [type(c) for c in sharding.index_codecs] == [BytesCodec, Crc32cCodec]
+        )
+
+    def _file(self, shard: int) -> Path:
+        key = self.array.metadata.encode_chunk_key((shard,) + (0,) * len(self.shape))
+        return Path(self.array.store.root) / self.array.path / key
+
+    def _index(self, shard: int) -> np.ndarray | None:
+        """``(samples_per_file, 2)`` offsets and lengths; None for a shard never written."""
+        if shard not in self._indexes:
+            path = self._file(shard)
+            if not path.is_file():
+                return None
+            with path.open("rb") as f:
+                f.seek(-(16 * self._per_file + 4), os.SEEK_END)  # + the index's CRC32C
+                index = np.frombuffer(f.read(16 * self._per_file), dtype="<u8")
+            self._indexes[shard] = index.reshape(self._per_file, 2)
+        return self._indexes[shard]
+
+    def __getitem__(self, row: int) -> np.ndarray:
+        if not self._direct:
+            return self.array[row]
+        if not 0 <= row < self.array.shape[0]:
+            raise IndexError(f"row {row} outside 0..{self.array.shape[0] - 1}")
+        shard, inner = divmod(row, self._per_file)
+        index = self._index(shard)
+        offset, length = (EMPTY_CHUNK, EMPTY_CHUNK) if index is None else index[inner]
+        if offset == EMPTY_CHUNK and length == EMPTY_CHUNK:  # never written: the fill value
+            return np.full(self.shape, self.array.metadata.fill_value, dtype=self.dtype)
+        with self._file(shard).open("rb") as f:
+            f.seek(int(offset))
+            frame = f.read(int(length))
+        out = np.empty(self.shape, dtype=self.dtype)
+        self._blosc.decode(frame, out=out)
+        return out
+
+    def __getstate__(self) -> dict:  # DataLoader workers re-read the (small) indexes
+        return {**self.__dict__, "_indexes": {}}
+
+
+#: Index entry of an inner chunk that was never written (zarr's sharding format).
+EMPTY_CHUNK = 2**64 - 1
 
 
 def shard_blocks(n_rows: int, shard: int, n_shards: int, samples_per_file: int) -> list[range]:

@@ -29,6 +29,7 @@ import zarr
 from PIL import Image
 
 from mmnet.roi.tile import CELL, compose_tile, flip_column
+from mmnet.store import SampleReader
 
 #: Bytes of one column slot: length prefix + the largest lossless WebP of a column
 #: (random noise: 230 bytes more than the raw pixels).
@@ -78,7 +79,7 @@ class RoiStore:
         self._training = group["training"][:] if self.training_candidates else None
         self._layout = group["column_layout"][:]
         self._swap_layouts = np.array(attrs["flip_swaps_rows_for_layouts"], dtype=np.uint8)
-        self._columns: zarr.Array | None = None
+        self._columns: SampleReader | None = None
         self._pid: int | None = None
 
     def __len__(self) -> int:
@@ -87,9 +88,9 @@ class RoiStore:
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_columns": None, "_pid": None}
 
-    def _column_array(self) -> zarr.Array:
+    def _column_array(self) -> SampleReader:
         if self._columns is None or self._pid != os.getpid():
-            self._columns = zarr.open_group(self.path, mode="r")["columns"]
+            self._columns = SampleReader(zarr.open_group(self.path, mode="r")["columns"])
             self._pid = os.getpid()
         return self._columns
 

@@ -27,6 +27,7 @@ from torch.utils.data import Dataset, Sampler
 
 from mmnet.datasets.base import STATUS_OK
 from mmnet.skeleton.layouts import Layout, joint_to_bone
+from mmnet.store import SampleReader
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +172,8 @@ class SkeletonData(Dataset):
         self.store, self.rows, self.labels = str(store), np.asarray(rows), np.asarray(labels)
         self.stream, self.layout, self.augment, self.seed = stream, layout, random_move, seed
         self.frame_stride = frame_stride
-        self._array: zarr.Array | None = None  # opened lazily, once per (worker) process
-        shape = self.array.shape
+        self._array: SampleReader | None = None  # opened lazily, once per (worker) process
+        shape = self.array.array.shape
         if shape[3] != layout.num_joints:
             raise ValueError(
                 f"{store}: {shape[3]} joints per sample, layout {layout.name!r} has "
@@ -182,10 +183,10 @@ class SkeletonData(Dataset):
             raise ValueError(f"{store}: {shape[0]} rows, samples.parquet has more")
 
     @property
-    def array(self) -> zarr.Array:
+    def array(self) -> SampleReader:
         if self._array is None:
             try:
-                self._array = zarr.open_group(self.store, mode="r")[JOINT_ARRAY]
+                self._array = SampleReader(zarr.open_group(self.store, mode="r")[JOINT_ARRAY])
             except (FileNotFoundError, KeyError) as err:
                 raise FileNotFoundError(
                     f"{self.store}: no skeleton store with a '{JOINT_ARRAY}' array"
