@@ -1,8 +1,8 @@
 """The ROI store against the original's route, on the real NTU videos.
 
 Builds ``roi.zarr`` for the real videos of ../shared/realdata/ntu60/videos with the real
-stages (extract_frames -> extract_pose2d with MediaPipe, which needs no skeleton, ->
-build_roi, default config: 5 evaluation frames + 3 random-interval draws), then measures:
+stages (extract_pose2d with MediaPipe, which needs no skeleton and decodes its frames in
+memory, -> build_roi, default config: 5 evaluation frames + 3 random-interval draws), then measures:
 
 * build: seconds per sample per core (one process), once per dataset;
 * loader: tiles per second per core from ``RoiStore.tile`` (evaluation and training);
@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from realvideos import VIDEOS, folder_bytes, real_videos, samples_table
 
 from mmnet.datasets.ntu import NTU60
-from mmnet.frames import FrameConfig, extract_frames
+from mmnet.frames import FrameConfig
 from mmnet.pose2d import make_backend
 from mmnet.pose2d.stage import extract_pose2d, gather_pose2d
 from mmnet.roi import RoiStore
@@ -57,9 +57,7 @@ def build_store(videos: list[Path], work: Path, config: FrameConfig) -> dict:
     samples_table(videos, samples)
     backend = make_backend("mediapipe", NTU60)
     start = time.perf_counter()
-    extract_frames(samples, NTU60, 0, 1, work / "frames", config)
-    extract_pose2d(samples, NTU60, backend, 0, 1, work / "p.zarr", work / "p.parquet", config,
-                   frames_dir=work / "frames")  # fmt: skip
+    extract_pose2d(samples, NTU60, backend, 0, 1, work / "p.zarr", work / "p.parquet", config)
     gather_pose2d(samples, [work / "p.zarr"], [work / "p.parquet"], work / "pose2d.zarr",
                   work / "pose2d.parquet")  # fmt: skip
     pose_s = time.perf_counter() - start

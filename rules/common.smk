@@ -93,7 +93,7 @@ def pose_backend(wildcards):
 
 
 def needs_frames(wildcards):
-    """Pose backends that look at pixels get the extract_frames output."""
+    """Pose backends that read image files (the OpenPose binary) get extract_frames' output."""
     return pose_backend(wildcards) in IMAGE_BACKENDS
 
 

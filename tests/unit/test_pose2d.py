@@ -18,7 +18,7 @@ from PIL import Image
 from mmnet.datasets.base import RawPaths
 from mmnet.datasets.ntu import NTU60
 from mmnet.datasets.ntu_format import read_skeleton_file
-from mmnet.frames import FrameConfig, evaluation_frames, extract_frames, write_frame_images
+from mmnet.frames import FrameConfig, evaluation_frames, extract_frames
 from mmnet.index import index_samples
 from mmnet.pose2d import make_backend
 from mmnet.pose2d.base import FrameRequest, draw_people, parse_openpose_json
@@ -50,10 +50,10 @@ def a001():
     return row, frames, colour
 
 
-def _requests(row, frames, size=(1920, 1080), images=None, scale=1.0):
+def _requests(row, frames, size=(1920, 1080), images=None, pixels=None, scale=1.0):
     return [
-        FrameRequest(row=row, frame=f, video_frame=f, image=(images or {}).get(f), scale=scale,
-                     video_size=size)
+        FrameRequest(row=row, frame=f, video_frame=f, image=(images or {}).get(f),
+                     pixels=(pixels or {}).get(f), scale=scale, video_size=size)
         for f in frames
     ]  # fmt: skip
 
@@ -95,7 +95,7 @@ def test_kinect_points_scale_to_the_video_size(a001):
 
 
 @pytest.mark.realdata
-def test_mediapipe_finds_the_kinect_joints_in_the_real_video(a001, tmp_path):
+def test_mediapipe_finds_the_kinect_joints_in_the_real_video(a001):
     """BlazePose's nose, wrist and knees lie near the Kinect colour joints of the same frames.
 
     Sides are mirrored: on NTU's videos the person faces the camera, and the learned model's
@@ -104,12 +104,9 @@ def test_mediapipe_finds_the_kinect_joints_in_the_real_video(a001, tmp_path):
     row, _, colour = a001
     frames = list(evaluation_frames(103))
     with VideoReader(row["video_path"]) as reader:
-        write_frame_images(
-            reader, {f: f"f{f}" for f in frames}, tmp_path, max_height=540, quality=90
-        )
-    images = {f: tmp_path / f"f{f}.jpg" for f in frames}
+        pixels = reader.read(frames, size=(960, 540))
     backend = make_backend("mediapipe", NTU60)
-    people = backend.estimate(_requests(row, frames, images=images, scale=2.0))
+    people = backend.estimate(_requests(row, frames, pixels=pixels, scale=2.0))
     distances = {"nose-Head": [], "LWrist-WristRight": [], "RKnee-KneeLeft": [],
                  "LKnee-KneeRight": [], "LWrist-WristLeft": []}  # fmt: skip
     for frame, found in zip(frames, people, strict=True):
@@ -128,16 +125,14 @@ def test_mediapipe_finds_the_kinect_joints_in_the_real_video(a001, tmp_path):
 
 
 @pytest.mark.realdata
-def test_mediapipe_finds_one_person_in_the_other_real_videos(tmp_path):
+def test_mediapipe_finds_one_person_in_the_other_real_videos():
     backend = make_backend("mediapipe", NTU60)
     for path in sorted(realdata("ntu60", "videos").glob("S004*.avi"))[:3]:
         with VideoReader(path) as reader:
             frames = list(evaluation_frames(reader.n_frames))
-            stems = {f: f"{path.stem}_{f}" for f in frames}
-            write_frame_images(reader, stems, tmp_path, max_height=540, quality=90)
+            pixels = reader.read(frames, size=(960, 540))
         row = {"sample": path.stem[:20]}
-        images = {f: tmp_path / f"{stems[f]}.jpg" for f in frames}
-        found = backend.estimate(_requests(row, frames, images=images, scale=2.0))
+        found = backend.estimate(_requests(row, frames, pixels=pixels, scale=2.0))
         assert sum(len(p) == 1 for p in found) >= 4, path.name
         assert all(len(p) <= 1 for p in found)  # one person per frame at most
 
@@ -276,3 +271,24 @@ def test_openpose_stage_runs_on_extracted_frames_only(a001_samples, tmp_path):
     assert (store["people"][1:] == -1).all()
     assert pd.read_parquet(tmp_path / "pose2d.parquet").equals(table)
     shutil.rmtree(tmp_path / "frames0")
+
+
+@pytest.mark.realdata
+def test_mediapipe_stage_decodes_in_memory_and_writes_no_frame(a001_samples, a001, tmp_path):
+    """No extract_frames output: the selected frames are decoded in memory, shrunk to
+    pose_height, and the keypoints come back in full-resolution pixels."""
+    config = FrameConfig(training_candidates=1, pose_height=540)
+    backend = make_backend("mediapipe", NTU60)
+    work = tmp_path / "work"
+    work.mkdir()
+    table = extract_pose2d(a001_samples, NTU60, backend, 0, 1, work / "p.zarr",
+                           work / "p.parquet", config)  # fmt: skip
+    assert table.loc[0, "pose_status"] == "ok" and table.loc[0, "frames_with_people"] >= 5
+    assert not [p for p in work.rglob("*") if p.suffix in (".jpg", ".png")]
+    store = zarr.open_group(work / "p.zarr", mode="r")
+    frames, people = store["frame"][0], store["people"][0]
+    nose = store["keypoints"][0, :, 0, 0, :2]
+    _, _, colour = a001
+    found = (frames >= 0) & (people == 1)
+    distances = np.hypot(*(nose[found] - colour[frames[found], 3]).T)
+    assert np.median(distances) < 30  # full-resolution pixels, near the Kinect head

@@ -13,8 +13,8 @@ from mmnet.datasets.base import Dataset
 from mmnet.pose2d.base import BODY_25, FrameRequest, PoseBackend
 
 BACKENDS = ("kinect", "import", "openpose", "mediapipe")
-#: Backends that look at pixels: the extract_frames stage runs before them.
-IMAGE_BACKENDS = frozenset({"openpose", "mediapipe"})
+#: Backends that read frame image files: the extract_frames stage runs before them.
+IMAGE_BACKENDS = frozenset({"openpose"})
 
 
 def make_backend(

@@ -41,7 +41,9 @@ class FrameRequest:
         frame: the sample's frame index (0-based).
         video_frame: the frame's index in its video (differs for ranges of long videos).
         image: the extracted frame file (backends with ``needs_images``), else None.
-        scale: full-resolution pixels per pixel of ``image`` (frames are extracted smaller).
+        pixels: the decoded RGB frame (backends with ``needs_pixels``), else None.
+        scale: full-resolution pixels per pixel of ``image`` or ``pixels`` (both are
+            shrunk to ``frames.pose_height`` lines).
         video_size: ``(width, height)`` of the full-resolution video.
     """
 
@@ -49,6 +51,7 @@ class FrameRequest:
     frame: int
     video_frame: int
     image: Path | None = None
+    pixels: np.ndarray | None = None
     scale: float = 1.0
     video_size: tuple[int, int] = (0, 0)
     key: tuple = field(init=False)
@@ -58,10 +61,16 @@ class FrameRequest:
 
 
 class PoseBackend(ABC):
-    """A 2D pose source. ``needs_images``: it looks at pixels (the frames stage runs first)."""
+    """A 2D pose source.
+
+    ``needs_images``: it reads frame image files (the extract_frames stage writes them
+    first: a separate program such as the OpenPose binary). ``needs_pixels``: it takes
+    frames decoded in memory (an in-process model: nothing is written to disk).
+    """
 
     name: ClassVar[str]
     needs_images: ClassVar[bool] = False
+    needs_pixels: ClassVar[bool] = False
 
     @abstractmethod
     def estimate(self, requests: Sequence[FrameRequest]) -> list[np.ndarray | None]:

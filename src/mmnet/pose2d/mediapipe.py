@@ -6,7 +6,8 @@ later releases download them at run time and fail offline. Only ``model_complexi
 bundled. BlazePose finds **one person per frame** (OpenPose finds all): two-person classes
 then get the single-person layout, and the target-person choice has nothing to choose.
 
-Its 33 landmarks are mapped to BODY_25 (``BLAZE_TO_BODY_25``; midpoints for Neck and
+It runs in-process on frames decoded in memory (``needs_pixels``): no frame file is
+written. Its 33 landmarks are mapped to BODY_25 (``BLAZE_TO_BODY_25``; midpoints for Neck and
 MidHip, with the smaller visibility); confidence = visibility. Sides are the model's, i.e.
 the person's own left and right.
 """
@@ -17,7 +18,6 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image
 
 from mmnet.pose2d.base import N_KEYPOINTS, FrameRequest, PoseBackend, no_people
 
@@ -45,7 +45,7 @@ def blaze_to_body_25(landmarks: np.ndarray, width: int, height: int) -> np.ndarr
 
 class MediaPipeBackend(PoseBackend):
     name = "mediapipe"
-    needs_images = True
+    needs_pixels = True
 
     def __init__(self, min_detection_confidence: float = 0.5):
         try:
@@ -64,10 +64,9 @@ class MediaPipeBackend(PoseBackend):
     def estimate(self, requests: Sequence[FrameRequest]) -> list[np.ndarray | None]:
         out: list[np.ndarray | None] = []
         for request in requests:
-            if request.image is None:
-                raise ValueError(f"{request.key}: the mediapipe backend needs frame images")
-            with Image.open(request.image) as image:
-                pixels = np.asarray(image.convert("RGB"))
+            pixels = request.pixels
+            if pixels is None:
+                raise ValueError(f"{request.key}: the mediapipe backend needs decoded frames")
             result = self._pose.process(pixels)
             if result.pose_landmarks is None:
                 out.append(no_people())

@@ -45,7 +45,7 @@ from mmnet.store import (
     typed_table,
     write_parquet,
 )
-from mmnet.video import VideoError, VideoReader, open_sample_video
+from mmnet.video import VideoError, VideoReader, open_sample_video, scaled_size
 
 log = logging.getLogger(__name__)
 
@@ -252,9 +252,10 @@ def _open_block(
         record.update(
             video_frames=reader.n_frames, video_width=reader.width, video_height=reader.height
         )
-        scale = 1.0
         if frames_table is not None:
             scale = reader.height / frames_table[row]["image_height"]
+        else:  # frames decoded in memory are shrunk as extract_frames would
+            scale = reader.height / scaled_size(reader.width, reader.height, config.pose_height)[1]
         selection = config.select(video.n_frames, values["sample"])
         jobs.append(_Sample(row, values, video, selection, reader, scale))
     return jobs, records
@@ -275,14 +276,16 @@ def _estimate(
         requests, owners = [], []
         for job in jobs:
             frames = wanted[id(job)]
-            images = {}
+            images, pixels = {}, {}
             if backend.needs_images:
                 images = _images(job, frames, dataset, config, frames_dir, scratch, first_pass)
+            if backend.needs_pixels:
+                pixels = _pixels(job, frames, config)
             for frame in frames:
                 requests.append(
                     FrameRequest(
                         row=job.values, frame=frame, video_frame=job.video.first_frame + frame,
-                        image=images.get(frame), scale=job.image_scale,
+                        image=images.get(frame), pixels=pixels.get(frame), scale=job.image_scale,
                         video_size=(job.reader.width, job.reader.height),
                     )
                 )  # fmt: skip
@@ -318,6 +321,14 @@ def _images(
     if missing:
         raise FileNotFoundError(f"extracted frames missing: {missing[:3]}")
     return paths
+
+
+def _pixels(job: _Sample, frames: list[int], config: FrameConfig) -> dict[int, np.ndarray]:
+    """``frames`` decoded in memory at the size extract_frames would write them."""
+    size = scaled_size(job.reader.width, job.reader.height, config.pose_height)
+    first = job.video.first_frame
+    decoded = job.reader.read([first + f for f in frames], size=size)
+    return {f: decoded[first + f] for f in frames}
 
 
 def _write_block(

@@ -324,7 +324,7 @@ def build_rgb(
     """The whole RGB front end of one dataset in-process, as the rules run it.
 
     ``workers`` shards run in a process pool per stage: extract_frames (pose backends that
-    look at pixels), extract_pose2d, gather_pose2d, build_roi, gather_roi. Writes
+    read image files), extract_pose2d, gather_pose2d, build_roi, gather_roi. Writes
     ``pose2d.zarr``/``.parquet`` and ``roi.zarr``/``.parquet`` under ``out_dir``; the frames
     go to ``out_dir/frames/`` and are deleted unless ``frames.keep``.
     """
