@@ -15,7 +15,7 @@ from mmnet.config import (
     trained_protocols,
     validate_config,
 )
-from mmnet.pose2d import IMAGE_BACKENDS
+from mmnet.pose2d import reads_image_files
 
 try:
     validate_config(config)
@@ -94,7 +94,7 @@ def pose_backend(wildcards):
 
 def needs_frames(wildcards):
     """Pose backends that read image files (the OpenPose binary) get extract_frames' output."""
-    return pose_backend(wildcards) in IMAGE_BACKENDS
+    return reads_image_files(pose_backend(wildcards), config["pose2d"])
 
 
 def video_inputs(wildcards):
@@ -141,7 +141,7 @@ def pose2d_env(wildcards):
 
 
 def pose2d_gpus(wildcards):
-    """OpenPose runs on a GPU; the other backends on the CPU."""
+    """OpenPose (binary or Python) runs on a GPU; the other backends on the CPU."""
     return 1 if pose_backend(wildcards) == "openpose" else 0
 
 

@@ -1,12 +1,14 @@
-"""A stand-in for OpenPose's ``openpose.bin``, written by the tests that need one.
+"""Stand-ins for OpenPose's ``openpose.bin`` and its Python bindings, written by the tests.
 
-It honours the command-line contract the ``openpose`` backend relies on: it reads every
+The binary honours the command-line contract the ``openpose`` backend relies on: it reads every
 image of ``--image_dir`` and writes ``<image stem>_keypoints.json`` into ``--write_json``
 in OpenPose's exact JSON format (version, people[].person_id, pose_keypoints_2d and the
 other keypoint lists). Only the network is fake: one person whose BODY_25 keypoints sit at
 fixed fractions of the image (nose at 50%/20%, wrists and knees around the middle). It
 also appends its arguments to ``calls.txt`` beside itself, and fails like the real binary
-when an argument is missing.
+when an argument is missing. The ``pyopenpose`` module has the bindings' API
+(``WrapperPython().configure/start/emplaceAndPop``, ``Datum``, ``VectorDatum``), finds the
+same person in every frame that is not black, and records its parameters and inputs.
 """
 
 from __future__ import annotations
@@ -53,3 +55,54 @@ def write_fake_openpose(folder: Path) -> Path:
     path.write_text(_SCRIPT.format(python=sys.executable, pose=repr(FAKE_POSE)))
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
     return path
+
+
+_MODULE = '''"""Stand-in for OpenPose's Python bindings (tests/openpose_stub.py)."""
+import numpy as np
+
+POSE = {pose}
+CONFIGURED = []  # the params of every WrapperPython.configure call
+SEEN = []  # shape and dtype of every input frame
+
+
+class Datum:
+    cvInputData = None
+    poseKeypoints = None
+
+
+class VectorDatum(list):
+    pass
+
+
+class WrapperPython:
+    started = False
+
+    def configure(self, params):
+        CONFIGURED.append(dict(params))
+
+    def start(self):
+        self.started = True
+
+    def emplaceAndPop(self, data):
+        assert self.started, "start() before emplaceAndPop()"
+        for datum in data:
+            image = datum.cvInputData
+            SEEN.append((image.shape, str(image.dtype)))
+            height, width = image.shape[:2]
+            if image.mean() < 1:  # a black frame: nobody (OpenPose leaves poseKeypoints empty)
+                datum.poseKeypoints = np.zeros((0,), dtype=np.float32)
+                continue
+            person = np.zeros((25, 3), dtype=np.float32)
+            for k, (x, y) in POSE.items():
+                person[k] = (x * width, y * height, 0.9)
+            datum.poseKeypoints = person[None]
+        return True
+'''
+
+
+def write_fake_pyopenpose(folder: Path) -> Path:
+    """Write a ``pyopenpose`` module with the bindings' API into ``folder`` (put it on
+    ``sys.path``); same fake person as the binary. Returns the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pyopenpose.py").write_text(_MODULE.format(pose=repr(FAKE_POSE)))
+    return folder

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 import zarr
 from conftest import REPO, realdata
-from openpose_stub import FAKE_POSE, write_fake_openpose
+from openpose_stub import FAKE_POSE, write_fake_openpose, write_fake_pyopenpose
 from PIL import Image
 
 from mmnet.datasets.base import RawPaths
@@ -20,7 +21,7 @@ from mmnet.datasets.ntu import NTU60
 from mmnet.datasets.ntu_format import read_skeleton_file
 from mmnet.frames import FrameConfig, evaluation_frames, extract_frames
 from mmnet.index import index_samples
-from mmnet.pose2d import make_backend
+from mmnet.pose2d import make_backend, reads_image_files
 from mmnet.pose2d.base import FrameRequest, draw_people, parse_openpose_json
 from mmnet.pose2d.from_json import ImportBackend
 from mmnet.pose2d.kinect import KinectBackend
@@ -292,3 +293,42 @@ def test_mediapipe_stage_decodes_in_memory_and_writes_no_frame(a001_samples, a00
     found = (frames >= 0) & (people == 1)
     distances = np.hypot(*(nose[found] - colour[frames[found], 3]).T)
     assert np.median(distances) < 30  # full-resolution pixels, near the Kinect head
+
+
+@pytest.mark.realdata
+def test_pyopenpose_interface_runs_in_memory(a001_samples, tmp_path, monkeypatch):
+    """interface: python -> the bindings get BGR frames shrunk to pose_height, their
+    parameters come from the config, keypoints return in full-resolution pixels, and no
+    frame file is written."""
+    monkeypatch.syspath_prepend(str(write_fake_pyopenpose(tmp_path / "bindings")))
+    monkeypatch.setitem(sys.modules, "pyopenpose", None)  # so that teardown unloads the stub
+    del sys.modules["pyopenpose"]
+    settings = {"openpose": {"interface": "python", "model_folder": "/models",
+                             "extra_args": ["--net_resolution", "-1x368"]}}  # fmt: skip
+    backend = make_backend("openpose", NTU60, settings=settings)
+    assert backend.needs_pixels and not backend.needs_images
+    assert not reads_image_files("openpose", settings)
+    assert reads_image_files("openpose", {"openpose": {"interface": "binary"}})
+    work = tmp_path / "work"
+    work.mkdir()
+    config = FrameConfig(training_candidates=1, pose_height=270)
+    table = extract_pose2d(a001_samples, NTU60, backend, 0, 1, work / "p.zarr",
+                           work / "p.parquet", config)  # fmt: skip
+    fake = sys.modules["pyopenpose"]
+    assert fake.CONFIGURED == [{"model_pose": "BODY_25", "display": "0", "render_pose": "0",
+                                "model_folder": "/models/", "net_resolution": "-1x368"}]  # fmt: skip
+    assert set(fake.SEEN) == {((270, 480, 3), "uint8")}
+    assert table.loc[0, "pose_status"] == "ok"
+    assert not [p for p in work.rglob("*") if p.suffix in (".jpg", ".png")]
+    keypoints = zarr.open_group(work / "p.zarr", mode="r")["keypoints"][0, 0, 0]
+    np.testing.assert_allclose(keypoints[0], [960, 216, 0.9], rtol=1e-5)  # nose, full res
+    with pytest.raises(ValueError, match="--flag value pairs"):
+        make_backend("openpose", NTU60, settings={"openpose": {**settings["openpose"],
+                                                               "extra_args": ["-1x368"]}})  # fmt: skip
+
+
+def test_pyopenpose_missing_names_the_fix(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyopenpose", None)  # import fails
+    monkeypatch.setitem(sys.modules, "openpose", None)
+    with pytest.raises(ImportError, match="-DBUILD_PYTHON=ON"):
+        make_backend("openpose", NTU60, settings={"openpose": {"interface": "python"}})

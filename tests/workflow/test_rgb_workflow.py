@@ -66,6 +66,16 @@ def test_demo_with_the_openpose_binary(tmp_path):
         assert any((tmp_path / "results" / "benchmarks" / rule).iterdir())
 
 
+def test_backends_without_frame_files_skip_extract_frames(tmp_path):
+    """mediapipe and OpenPose's Python bindings decode in memory: no extract_frames job."""
+    for backend, interface in (("mediapipe", "binary"), ("openpose", "python")):
+        text = SMALL_DEMO.format(backend=backend, binary="openpose.bin")
+        text += f"    interface: {interface}\n"
+        config = write_config(tmp_path / f"{backend}_{interface}", text)
+        counts = job_counts(snakemake(tmp_path, "-n", "--configfile", config).stdout)
+        assert "extract_frames" not in counts and counts["extract_pose2d"] == 8, backend
+
+
 def test_rules_and_cli_write_identical_roi_stores(tmp_path):
     skeletons, videos = realdata("ntu60", "skeletons"), realdata("ntu60", "videos")
     text = (

@@ -13,8 +13,12 @@ from mmnet.datasets.base import Dataset
 from mmnet.pose2d.base import BODY_25, FrameRequest, PoseBackend
 
 BACKENDS = ("kinect", "import", "openpose", "mediapipe")
-#: Backends that read frame image files: the extract_frames stage runs before them.
-IMAGE_BACKENDS = frozenset({"openpose"})
+
+
+def reads_image_files(name: str, settings: dict) -> bool:
+    """Whether backend ``name`` reads frame image files, so that the extract_frames stage
+    runs before it: only the OpenPose binary (the others take no pixels or decoded ones)."""
+    return name == "openpose" and settings["openpose"]["interface"] == "binary"
 
 
 def make_backend(
@@ -41,6 +45,12 @@ def make_backend(
         from mmnet.pose2d.openpose import OpenPoseBackend
 
         openpose = settings.get("openpose", {})
+        if openpose.get("interface") == "python":
+            from mmnet.pose2d.openpose import OpenPosePythonBackend
+
+            return OpenPosePythonBackend(
+                openpose.get("model_folder"), openpose.get("extra_args", ())
+            )
         return OpenPoseBackend(
             openpose.get("binary", "openpose.bin"),
             openpose.get("model_folder"),
@@ -54,4 +64,6 @@ def make_backend(
     raise ValueError(f"unknown pose backend {name!r}; known: {list(BACKENDS)}")
 
 
-__all__ = ["BACKENDS", "BODY_25", "IMAGE_BACKENDS", "FrameRequest", "PoseBackend", "make_backend"]
+__all__ = [
+    "BACKENDS", "BODY_25", "FrameRequest", "PoseBackend", "make_backend", "reads_image_files",
+]  # fmt: skip

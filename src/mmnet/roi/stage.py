@@ -329,7 +329,7 @@ def build_rgb(
     go to ``out_dir/frames/`` and are deleted unless ``frames.keep``.
     """
     from mmnet.frames import extract_frames
-    from mmnet.pose2d import IMAGE_BACKENDS
+    from mmnet.pose2d import reads_image_files
     from mmnet.pose2d.stage import gather_pose2d, run_pose2d_shard
 
     out_dir = Path(out_dir)
@@ -339,7 +339,7 @@ def build_rgb(
     frame_dirs = [out_dir / "frames" / item for item in items]
     pose_parts = [(parts / f"pose2d_{i}.zarr", parts / f"pose2d_{i}.parquet") for i in items]
     roi_parts = [(parts / f"roi_{i}.zarr", parts / f"roi_{i}.parquet") for i in items]
-    image_backend = entry["pose_backend"] in IMAGE_BACKENDS
+    image_backend = reads_image_files(entry["pose_backend"], config["pose2d"])
     try:
         parts.mkdir(parents=True, exist_ok=True)
         with ProcessPoolExecutor(max_workers=workers) as pool:
