@@ -8,6 +8,7 @@ from snakemake.exceptions import WorkflowError
 from mmnet.config import (
     ConfigError,
     fused_streams,
+    fused_weights,
     has_rgb,
     raw_paths,
     raw_root,
@@ -180,5 +181,4 @@ def ensemble_scores(wildcards):
 
 def ensemble_weights(wildcards):
     """The configured weights of the fused streams."""
-    streams = ensemble_streams(wildcards)
-    return {s: w for s, w in config["ensemble"]["weights"].items() if s in streams}
+    return fused_weights(config, wildcards.dataset)

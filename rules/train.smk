@@ -38,7 +38,7 @@ rule train_skeleton:
         kind=dataset_kind,
         options=train_options_of,
     script:
-        "../workflow/scripts/train_skeleton.py"
+        "../workflow/scripts/train.py"
 
 
 rule train_rgb:
@@ -74,4 +74,4 @@ rule train_rgb:
         kind=dataset_kind,
         options=train_options_of,
     script:
-        "../workflow/scripts/train_rgb.py"
+        "../workflow/scripts/train.py"

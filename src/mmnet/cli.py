@@ -19,6 +19,7 @@ from mmnet.config import (
     ConfigError,
     dataset_of,
     fused_streams,
+    fused_weights,
     load_config,
     raw_paths,
     raw_root,
@@ -146,7 +147,7 @@ def cmd_ensemble(args: argparse.Namespace) -> None:
         folder = Path("results") / f"{args.dataset}_{args.protocol}"
         streams = fused_streams(config, args.dataset)
         scores = scores or {s: folder / s / "scores.parquet" for s in streams}
-        weights = weights or {s: w for s, w in settings["weights"].items() if s in streams}
+        weights = weights or fused_weights(config, args.dataset)
         labels = labels or _results(args, "samples.parquet")
         kind = kind or dataset_of(config, args.dataset).kind
         use_softmax = settings["softmax"] if use_softmax is None else use_softmax

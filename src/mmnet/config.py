@@ -244,6 +244,12 @@ def fused_streams(config: dict, dataset: str) -> list[str]:
     return streams if has_rgb(config, dataset) else [s for s in streams if s != "rgb"]
 
 
+def fused_weights(config: dict, dataset: str) -> dict[str, float]:
+    """``ensemble.weights`` of the streams :func:`fused_streams` fuses for ``dataset``."""
+    streams = fused_streams(config, dataset)
+    return {s: w for s, w in config["ensemble"]["weights"].items() if s in streams}
+
+
 def trained_protocols(config: dict, dataset: str) -> list[str]:
     """Protocols of ``dataset`` trained by default (``train.protocols``, else all)."""
     return config["train"]["protocols"].get(dataset, config["datasets"][dataset]["protocols"])

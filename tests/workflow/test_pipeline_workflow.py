@@ -160,7 +160,7 @@ def test_a_killed_training_is_rerun_not_trusted(demo_run, tmp_path):
     try:
         wait_for(log, r"epoch 2/4", timeout=120)
         training = subprocess.run(
-            ["pgrep", "-g", str(process.pid), "-f", "train_skeleton"],
+            ["pgrep", "-g", str(process.pid), "-f", r"\.train\.py"],
             capture_output=True, text=True, check=True,
         ).stdout.split()  # fmt: skip
         for pid in training:

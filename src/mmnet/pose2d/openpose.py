@@ -115,7 +115,6 @@ class OpenPosePythonBackend(PoseBackend):
         self._wrapper = op.WrapperPython()
         self._wrapper.configure(params)
         self._wrapper.start()
-        self.params = params
 
     def estimate(self, requests: Sequence[FrameRequest]) -> list[np.ndarray | None]:
         out: list[np.ndarray | None] = []

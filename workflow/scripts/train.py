@@ -1,4 +1,8 @@
-"""Rule train_rgb: the MMNet fusion model (frozen joint ST-GCN + ResNet-18) of one protocol."""
+"""Rules train_skeleton and train_rgb: one stream of one protocol.
+
+train_skeleton has a ``stream`` wildcard (joint or bone); train_rgb trains the MMNet fusion
+model and brings the ROI store and the frozen joint model as inputs.
+"""
 
 from pathlib import Path
 
@@ -11,13 +15,13 @@ train_stream(
         dataset=snakemake.wildcards.dataset,
         kind=snakemake.params.kind,
         protocol=snakemake.wildcards.protocol,
-        stream="rgb",
+        stream=snakemake.wildcards.get("stream", "rgb"),
         options=dict(snakemake.params.options),
         samples=snakemake.input.samples,
         skeleton=snakemake.input.skeleton,
         out_dir=str(Path(snakemake.output.model).parent),
-        roi=snakemake.input.roi,
-        joint_model=snakemake.input.joint_model,
+        roi=snakemake.input.get("roi"),
+        joint_model=snakemake.input.get("joint_model"),
     ),
     gpus=snakemake.resources.gpu,
     threads=snakemake.threads,
