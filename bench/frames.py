@@ -15,6 +15,13 @@ Per video (default ../shared/realdata/ntu60/videos, 1920x1080):
 With the kinect and import backends no frame is written at all: build_roi decodes the
 selected frames straight from the video (the "PyAV seek" column).
 
+The OpenPose binary route (``frames.keep: false``, the default): extract_pose2d itself, with
+the tests' ``openpose.bin`` stand-in (tests/openpose_stub.py: everything but the network),
+over all the videos, once with the stage's block of 64 samples and once with blocks of one.
+The stand-in records the bytes on disk in the stage's scratch folder at each call: the
+peak disk use of a pose job. NTU60's figures are extrapolated from the per-video means:
+the original keeps every frame of its 56,880 videos; a pose job holds one block.
+
 Usage: python bench/frames.py [--videos DIR] [--json out.json] [--pose-height 540]
 """
 
@@ -36,11 +43,20 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from realvideos import VIDEOS, folder_bytes, real_videos, samples_table
+from realvideos import REPO, VIDEOS, folder_bytes, real_videos, samples_table
 
 from mmnet.datasets.ntu import NTU60
 from mmnet.frames import FrameConfig, extract_frames
+from mmnet.pose2d import make_backend
+from mmnet.pose2d.stage import extract_pose2d
+from mmnet.store import SAMPLES_PER_FILE
 from mmnet.video import VideoReader
+
+sys.path.insert(0, str(REPO / "tests"))
+from openpose_stub import write_fake_openpose
+
+#: RGB videos of NTU RGB+D 60 (the original dumps the frames of every one).
+NTU60_VIDEOS = 56_880
 
 
 def digest(array) -> str:
@@ -67,6 +83,27 @@ def ours_stage(video: Path, work: Path, config: FrameConfig) -> tuple[float, int
     table = extract_frames(samples, NTU60, 0, 1, work / "frames", config)
     seconds = time.perf_counter() - start
     return seconds, folder_bytes(work / "frames" / "images"), int(table["frames_written"][0])
+
+
+def openpose_binary_disk(videos: list[Path], config: FrameConfig, block: int) -> dict:
+    """extract_pose2d with the openpose.bin stand-in over ``videos``, ``block`` samples per
+    block: the images and scratch bytes of every call, and whether nothing was left."""
+    work = Path(tempfile.mkdtemp(prefix="bench-openpose-"))
+    try:
+        samples_table(videos, work / "samples.parquet")
+        binary = write_fake_openpose(work / "bin")
+        backend = make_backend("openpose", NTU60, settings={"openpose": {"binary": str(binary)}})
+        extract_pose2d(work / "samples.parquet", NTU60, backend, 0, 1, work / "p.zarr",
+                       work / "p.parquet", config, samples_per_file=block)  # fmt: skip
+        calls = [[int(v) for v in line.split()] for line in (binary.parent / "disk.txt").open()]
+        left = [p for p in work.rglob("*.jpg")]
+        return {
+            "block": block, "calls": len(calls), "images": sum(c[0] for c in calls),
+            "peak_bytes": max(c[2] for c in calls), "written_bytes": sum(c[2] for c in calls),
+            "frames_left_on_disk": len(left),
+        }  # fmt: skip
+    finally:
+        shutil.rmtree(work)
 
 
 def pyav_seek(video: Path, frames: list[int], reference: list[str]) -> tuple[float, bool]:
@@ -170,6 +207,18 @@ def main() -> None:
         "pyav_seek_exact": all(r["pyav_seek_exact"] for r in rows),
         "opencv_seek_exact": all(r["opencv_seek_exact"] for r in rows),
     }  # fmt: skip
+    videos = real_videos(args.videos)
+    binary_route = [openpose_binary_disk(videos, config, b) for b in (SAMPLES_PER_FILE, 1)]
+    per_video = binary_route[0]["written_bytes"] / len(videos)
+    original_ntu60 = mean["original_bytes"] * NTU60_VIDEOS
+    peak_ntu60 = per_video * SAMPLES_PER_FILE
+    summary["openpose_binary"] = {
+        "runs": binary_route,
+        "bytes_per_video_written_then_deleted": round(per_video),
+        "ntu60_original_dump_gb": round(original_ntu60 / 1e9, 1),
+        "ntu60_peak_per_pose_job_mb": round(peak_ntu60 / 1e6, 1),
+        "ntu60_original_over_peak_per_pose_job": round(original_ntu60 / peak_ntu60),
+    }
     print(json.dumps(summary, indent=2))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from mmnet.config import (
     trained_protocols,
     validate_config,
 )
-from mmnet.pose2d import reads_image_files
+from mmnet.pose2d import runs_extract_frames
 
 try:
     validate_config(config)
@@ -94,8 +94,8 @@ def pose_backend(wildcards):
 
 
 def needs_frames(wildcards):
-    """Pose backends that read image files (the OpenPose binary) get extract_frames' output."""
-    return reads_image_files(pose_backend(wildcards), config["pose2d"])
+    """Only the OpenPose binary with `frames.keep` reads extract_frames' (kept) output."""
+    return runs_extract_frames(pose_backend(wildcards), config)
 
 
 def video_inputs(wildcards):
@@ -144,11 +144,6 @@ def pose2d_env(wildcards):
 def pose2d_gpus(wildcards):
     """OpenPose (binary or Python) runs on a GPU; the other backends on the CPU."""
     return 1 if pose_backend(wildcards) == "openpose" else 0
-
-
-def frames_output(path):
-    """Extracted frames are temporary unless `frames.keep` is set."""
-    return directory(path) if config["frames"]["keep"] else temp(directory(path))
 
 
 # --- training (rules/train.smk) ---------------------------------------------------------

@@ -7,7 +7,7 @@ rule extract_frames:
         unpack(video_inputs),
         samples="results/{dataset}/samples.parquet",
     output:
-        frames_output("results/{dataset}/frames/{scatteritem}"),
+        directory("results/{dataset}/frames/{scatteritem}"),
     log:
         "results/logs/extract_frames/{dataset}_{scatteritem}.log",
     benchmark:

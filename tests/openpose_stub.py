@@ -5,8 +5,10 @@ image of ``--image_dir`` and writes ``<image stem>_keypoints.json`` into ``--wri
 in OpenPose's exact JSON format (version, people[].person_id, pose_keypoints_2d and the
 other keypoint lists). Only the network is fake: one person whose BODY_25 keypoints sit at
 fixed fractions of the image (nose at 50%/20%, wrists and knees around the middle). It
-also appends its arguments to ``calls.txt`` beside itself, and fails like the real binary
-when an argument is missing. The ``pyopenpose`` module has the bindings' API
+also appends its arguments to ``calls.txt`` beside itself, and to ``disk.txt`` the number
+of images it got, then the number of files and bytes held by the folders those images live
+in (the frames on disk while OpenPose runs: the pose stage's peak disk use). It fails like the real
+binary when an argument is missing. The ``pyopenpose`` module has the bindings' API
 (``WrapperPython().configure/start/emplaceAndPop``, ``Datum``, ``VectorDatum``), finds the
 same person in every frame that is not black, and records its parameters and inputs.
 """
@@ -33,7 +35,12 @@ if "--image_dir" not in options or "--write_json" not in options:
     sys.exit("openpose: --image_dir and --write_json are required")
 pose = {pose}
 out = Path(options["--write_json"])
-for image in sorted(Path(options["--image_dir"]).iterdir()):
+images = sorted(Path(options["--image_dir"]).iterdir())
+folders = {{image.resolve().parent for image in images}}
+held = [f.stat().st_size for folder in folders for f in folder.rglob("*") if f.is_file()]
+disk = f"{{len(images)}} {{len(held)}} {{sum(held)}}\\n"
+Path(__file__).with_name("disk.txt").open("a").write(disk)
+for image in images:
     width, height = Image.open(image).size
     flat = []
     for k in range(25):

@@ -449,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(p)
     p.add_argument("--samples", help=samples_help)
     p.add_argument("--shard", default="1-of-1", help="which shard, as I-of-N (default: 1-of-1)")
-    p.add_argument("--frames", help="extract-frames output of the shard (openpose)")
+    p.add_argument("--frames", help="kept extract-frames output of the shard (openpose binary)")
     p.add_argument("--out-store", required=True, help="shard zarr store to write")
     p.add_argument("--out-table", required=True, help="shard parquet table to write")
 

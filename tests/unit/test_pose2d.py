@@ -241,8 +241,8 @@ def test_import_backend_reads_the_original_naming_and_falls_back(a001_samples, t
 
 
 @pytest.mark.realdata
-def test_openpose_stage_runs_on_extracted_frames_only(a001_samples, tmp_path):
-    """extract_frames -> extract_pose2d with the binary; shards and gather."""
+def test_openpose_stage_runs_on_kept_frames_only(a001_samples, tmp_path):
+    """frames.keep: extract_frames -> extract_pose2d with the binary; shards and gather."""
     binary = write_fake_openpose(tmp_path / "bin")
     config = FrameConfig(training_candidates=2, pose_height=270)
     backend = make_backend("openpose", NTU60, settings={"openpose": {"binary": str(binary)}})
@@ -272,6 +272,51 @@ def test_openpose_stage_runs_on_extracted_frames_only(a001_samples, tmp_path):
     assert (store["people"][1:] == -1).all()
     assert pd.read_parquet(tmp_path / "pose2d.parquet").equals(table)
     shutil.rmtree(tmp_path / "frames0")
+
+
+def _real_video_samples(path: Path) -> Path:
+    """samples.parquet with one ``ok`` row per real NTU video (their poses come from the
+    video only, so no skeleton file is needed)."""
+    rows = []
+    for video in sorted(realdata("ntu60", "videos").glob("*_rgb.avi")):
+        with VideoReader(video) as reader:
+            n_frames = reader.n_frames
+        sample = video.name.removesuffix("_rgb.avi")
+        rows.append({"sample": sample, "status": "ok", "n_frames": n_frames,
+                     "video_path": str(video)})  # fmt: skip
+    pd.DataFrame(rows).astype({"n_frames": "int32"}).to_parquet(path)
+    return path
+
+
+@pytest.mark.realdata
+def test_openpose_binary_without_kept_frames_holds_one_block_on_disk(tmp_path):
+    """frames.keep off: the stage decodes each block's frames into its scratch folder, so
+    while OpenPose runs the disk holds that block's frames and nothing else, and nothing is
+    left afterwards; the poses equal those from extract_frames' kept frames."""
+    samples = _real_video_samples(tmp_path / "samples.parquet")
+    binary = write_fake_openpose(tmp_path / "bin")
+    backend = make_backend("openpose", NTU60, settings={"openpose": {"binary": str(binary)}})
+    config = FrameConfig(training_candidates=1, pose_height=135)
+    work = tmp_path / "work"
+    work.mkdir()
+    table = extract_pose2d(samples, NTU60, backend, 0, 1, work / "p.zarr", work / "p.parquet",
+                           config, samples_per_file=2)  # fmt: skip
+    assert (table["pose_status"] == "ok").all() and len(table) == 7
+    calls = [[int(v) for v in line.split()] for line in (binary.parent / "disk.txt").open()]
+    per_block = [table["pose_frames"][i : i + 2].sum() for i in range(0, 7, 2)]
+    assert [images for images, _, _ in calls] == per_block  # one openpose.bin call per block
+    assert all(images == held for images, held, _ in calls)  # only that block on disk
+    assert not [p for p in tmp_path.rglob("*.jpg")]
+    extract_frames(samples, NTU60, 0, 1, tmp_path / "frames", config, samples_per_file=2)
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    extract_pose2d(samples, NTU60, backend, 0, 1, kept / "p.zarr", kept / "p.parquet", config,
+                   frames_dir=tmp_path / "frames", samples_per_file=2)  # fmt: skip
+    a, b = (zarr.open_group(d / "p.zarr", mode="r") for d in (work, kept))
+    for name in ("keypoints", "frame", "people"):
+        np.testing.assert_array_equal(a[name][:], b[name][:], err_msg=name)
+    kept_bytes = sum(f.stat().st_size for f in (tmp_path / "frames" / "images").iterdir())
+    assert sum(held_bytes for _, _, held_bytes in calls) == kept_bytes  # the same JPEG files
 
 
 @pytest.mark.realdata

@@ -38,19 +38,25 @@ pose2d:
 
 
 def test_demo_with_the_openpose_binary(tmp_path):
-    """extract_frames -> extract_pose2d (openpose.bin stand-in) -> build_roi, sharded; the
-    frames are temporary; the preview rule draws the tiles."""
+    """extract_pose2d (openpose.bin stand-in) -> build_roi, sharded: the pose jobs decode
+    their own frames (no extract_frames job, no frame left on disk) unless `frames.keep`;
+    the preview rule draws the tiles."""
     binary = write_fake_openpose(tmp_path / "openpose")
-    config = write_config(tmp_path, SMALL_DEMO.format(backend="openpose", binary=binary))
+    text = SMALL_DEMO.format(backend="openpose", binary=binary)
+    config = write_config(tmp_path, text)
     args = ["--configfile", config, "--set-scatter", "skeleton_shards=2", "rgb_shards=2"]
-    dry = snakemake(tmp_path, "-n", *args).stdout
-    counts = job_counts(dry)
-    assert counts["extract_frames"] == counts["extract_pose2d"] == counts["build_roi"] == 2
+    counts = job_counts(snakemake(tmp_path, "-n", *args).stdout)
+    assert "extract_frames" not in counts and counts["extract_pose2d"] == counts["build_roi"] == 2
+    kept = write_config(tmp_path / "kept", text.replace("frames:\n", "frames:\n  keep: true\n"))
+    counts = job_counts(snakemake(tmp_path, "-n", *args, "--configfile", kept).stdout)
+    assert counts["extract_frames"] == counts["extract_pose2d"] == 2
     snakemake(tmp_path, "results/demo/roi.zarr", "results/demo/roi_preview.png", *args)
     results = tmp_path / "results" / "demo"
-    assert not (results / "frames").exists() or not any((results / "frames").iterdir())
+    assert not (results / "frames").exists() and not list(results.rglob("*.jpg"))
     calls = (tmp_path / "openpose" / "calls.txt").read_text().splitlines()
-    assert len(calls) == 1 and "--net_resolution -1x368" in calls[0]  # one call per shard
+    assert len(calls) == 1 and "--net_resolution -1x368" in calls[0]  # one call per block
+    images, held, _ = (tmp_path / "openpose" / "disk.txt").read_text().split()
+    assert images == held  # while OpenPose ran, the disk held its block's frames only
     pose = pd.read_parquet(results / "pose2d.parquet")
     samples = pd.read_parquet(results / "samples.parquet")
     ok = samples["status"] == "ok"
@@ -61,7 +67,7 @@ def test_demo_with_the_openpose_binary(tmp_path):
     assert store.available.sum() == ok.sum()
     assert zarr.open_group(results / "pose2d.zarr", mode="r").attrs["backend"] == "openpose"
     assert Image.open(results / "roi_preview.png").size[0] > 0
-    for rule in ("extract_frames", "extract_pose2d", "build_roi", "gather_roi", "roi_preview"):
+    for rule in ("extract_pose2d", "build_roi", "gather_roi", "roi_preview"):
         assert any((tmp_path / "results" / "logs" / rule).iterdir())
         assert any((tmp_path / "results" / "benchmarks" / rule).iterdir())
 

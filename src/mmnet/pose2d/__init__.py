@@ -16,9 +16,16 @@ BACKENDS = ("kinect", "import", "openpose", "mediapipe")
 
 
 def reads_image_files(name: str, settings: dict) -> bool:
-    """Whether backend ``name`` reads frame image files, so that the extract_frames stage
-    runs before it: only the OpenPose binary (the others take no pixels or decoded ones)."""
+    """Whether backend ``name`` reads frame image files: only the OpenPose binary (the others
+    take no pixels or decoded ones). ``settings`` is the config's ``pose2d`` section."""
     return name == "openpose" and settings["openpose"]["interface"] == "binary"
+
+
+def runs_extract_frames(name: str, config: dict) -> bool:
+    """Whether the extract_frames stage runs before backend ``name``: only to keep the image
+    files the OpenPose binary reads (``frames.keep``). Otherwise extract_pose2d decodes them
+    itself, one block at a time, into a scratch folder (bounded disk use)."""
+    return config["frames"]["keep"] and reads_image_files(name, config["pose2d"])
 
 
 def make_backend(
@@ -66,4 +73,5 @@ def make_backend(
 
 __all__ = [
     "BACKENDS", "BODY_25", "FrameRequest", "PoseBackend", "make_backend", "reads_image_files",
+    "runs_extract_frames",
 ]  # fmt: skip

@@ -63,9 +63,10 @@ class FrameRequest:
 class PoseBackend(ABC):
     """A 2D pose source.
 
-    ``needs_images``: it reads frame image files (the extract_frames stage writes them
-    first: a separate program such as the OpenPose binary). ``needs_pixels``: it takes
-    frames decoded in memory (an in-process model: nothing is written to disk).
+    ``needs_images``: it reads frame image files (a separate program such as the OpenPose
+    binary; the pose stage writes them block by block, or extract_frames keeps them).
+    ``needs_pixels``: it takes frames decoded in memory (an in-process model: nothing is
+    written to disk).
     """
 
     name: ClassVar[str]

@@ -6,13 +6,21 @@ people of the sample's selected frames (:mod:`mmnet.frames`), then, where a colu
 has nobody, for the next frame, up to ``fallback`` frames on (the original's fallback
 search), in batches so that an external program (``openpose.bin``) starts once per batch.
 The stage never looks at frames nobody asked for, and logs how many frames it ran on
-against how many the videos have. :func:`gather_pose2d` links the shard stores into
-``pose2d.zarr`` and writes ``pose2d.parquet`` (one row per sample: status, reason, counts).
+against how many the videos have.
+
+A backend that reads image files (the OpenPose binary) gets them decoded, one block of
+samples (one store file, 64 samples) at a time, into a scratch folder that is emptied after
+the block: the stage's disk use peaks at one block's frames, whatever the dataset's size.
+Only with ``frames.keep`` does it read the kept extract_frames output instead.
+
+:func:`gather_pose2d` links the shard stores into ``pose2d.zarr`` and writes
+``pose2d.parquet`` (one row per sample: status, reason, counts).
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -106,14 +114,13 @@ def extract_pose2d(
 ) -> pd.DataFrame:
     """2D poses of the selected frames of shard ``shard`` of ``n_shards``.
 
-    ``frames_dir``: the extract_frames output of the same shard (backends that look at
-    pixels). Writes a store with the full :func:`store_shape` holding this shard's rows and
-    a table of :data:`POSE_COLUMNS` for them.
+    ``frames_dir``: the kept extract_frames output of the same shard, for a backend that
+    reads image files; without it, such a backend gets each block's frames decoded into a
+    scratch folder emptied after the block. Writes a store with the full
+    :func:`store_shape` holding this shard's rows and a table of :data:`POSE_COLUMNS`.
     """
-    if backend.needs_images and frames_dir is None:
-        raise ValueError(f"the {backend.name} backend needs the extract_frames output")
     table = pd.read_parquet(samples)
-    frames_table = _frames_table(frames_dir) if backend.needs_images else None
+    frames_table = _frames_table(frames_dir) if backend.needs_images and frames_dir else None
     shape = store_shape(len(table), config, max_people)
     blocks = shard_blocks(len(table), shard, n_shards, samples_per_file)
     records: list[dict] = []
@@ -139,12 +146,15 @@ def extract_pose2d(
             jobs, block_records = _open_block(
                 table, rows, dataset, config, frames_table, frames_dir
             )
+            block_scratch = Path(scratch) / f"block{rows.start}"
+            block_scratch.mkdir()
             try:
-                _estimate(jobs, dataset, backend, config, frames_dir, Path(scratch))
+                _estimate(jobs, dataset, backend, config, frames_table, frames_dir, block_scratch)
                 records += _write_block(arrays, rows, jobs, block_records, shape)
             finally:
                 for job in jobs:
                     job.reader.close()
+                shutil.rmtree(block_scratch)
             bar.update(len(rows))
         bar.close()
     result = typed_table(records, POSE_COLUMNS)
@@ -266,6 +276,7 @@ def _estimate(
     dataset: Dataset,
     backend: PoseBackend,
     config: FrameConfig,
+    frames_table: dict[int, dict] | None,
     frames_dir: str | Path | None,
     scratch: Path,
 ) -> None:
@@ -278,7 +289,10 @@ def _estimate(
             frames = wanted[id(job)]
             images, pixels = {}, {}
             if backend.needs_images:
-                images = _images(job, frames, dataset, config, frames_dir, scratch, first_pass)
+                kept = None
+                if frames_table is not None and first_pass:
+                    kept = Path(frames_dir) / IMAGES
+                images = _images(job, frames, dataset, config, kept, scratch)
             if backend.needs_pixels:
                 pixels = _pixels(job, frames, config)
             for frame in frames:
@@ -301,17 +315,14 @@ def _images(
     frames: list[int],
     dataset: Dataset,
     config: FrameConfig,
-    frames_dir: str | Path | None,
+    kept: Path | None,
     scratch: Path,
-    extracted: bool,
 ) -> dict[int, Path]:
-    """Image files of ``frames``: the extract_frames output for the selected frames,
-    decoded now into ``scratch`` for fallback frames (rarely needed)."""
+    """Image files of ``frames``: in ``kept`` (the kept extract_frames output, selected frames
+    only), else decoded now into ``scratch`` as extract_frames would write them."""
     stems = {f: dataset.frame_stem(job.values, job.video.first_frame + f) for f in frames}
-    if extracted:
-        folder = Path(frames_dir) / IMAGES
-    else:
-        folder = scratch
+    folder = kept or scratch
+    if kept is None:
         write_frame_images(
             job.reader, stems, folder, first_frame=job.video.first_frame,
             max_height=config.pose_height, quality=config.jpeg_quality,

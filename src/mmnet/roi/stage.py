@@ -323,13 +323,13 @@ def build_rgb(
 ) -> pd.DataFrame:
     """The whole RGB front end of one dataset in-process, as the rules run it.
 
-    ``workers`` shards run in a process pool per stage: extract_frames (pose backends that
-    read image files), extract_pose2d, gather_pose2d, build_roi, gather_roi. Writes
-    ``pose2d.zarr``/``.parquet`` and ``roi.zarr``/``.parquet`` under ``out_dir``; the frames
-    go to ``out_dir/frames/`` and are deleted unless ``frames.keep``.
+    ``workers`` shards run in a process pool per stage: extract_frames (only to keep the
+    OpenPose binary's frames, :func:`~mmnet.pose2d.runs_extract_frames`), extract_pose2d,
+    gather_pose2d, build_roi, gather_roi. Writes ``pose2d.zarr``/``.parquet`` and
+    ``roi.zarr``/``.parquet`` under ``out_dir`` (kept frames: ``out_dir/frames/``).
     """
     from mmnet.frames import extract_frames
-    from mmnet.pose2d import reads_image_files
+    from mmnet.pose2d import runs_extract_frames
     from mmnet.pose2d.stage import gather_pose2d, run_pose2d_shard
 
     out_dir = Path(out_dir)
@@ -339,17 +339,17 @@ def build_rgb(
     frame_dirs = [out_dir / "frames" / item for item in items]
     pose_parts = [(parts / f"pose2d_{i}.zarr", parts / f"pose2d_{i}.parquet") for i in items]
     roi_parts = [(parts / f"roi_{i}.zarr", parts / f"roi_{i}.parquet") for i in items]
-    image_backend = reads_image_files(entry["pose_backend"], config["pose2d"])
+    keep_frames = runs_extract_frames(entry["pose_backend"], config)
     try:
         parts.mkdir(parents=True, exist_ok=True)
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            if image_backend:
+            if keep_frames:
                 _wait(pool, extract_frames, [
                     (samples, dataset, i, workers, frame_dirs[i], frames) for i in range(workers)
                 ])  # fmt: skip
             _wait(pool, run_pose2d_shard, [
                 (samples, dataset, entry, config["pose2d"], frames, items[i], *pose_parts[i],
-                 frame_dirs[i] if image_backend else None)
+                 frame_dirs[i] if keep_frames else None)
                 for i in range(workers)
             ])  # fmt: skip
             gather_pose2d(
@@ -367,9 +367,6 @@ def build_rgb(
         )  # fmt: skip
     finally:
         shutil.rmtree(parts, ignore_errors=True)
-        if not frames.keep:
-            for folder in frame_dirs:
-                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _build_roi_shard(*args) -> pd.DataFrame:
