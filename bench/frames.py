@@ -92,7 +92,9 @@ def openpose_binary_disk(videos: list[Path], config: FrameConfig, block: int) ->
     try:
         samples_table(videos, work / "samples.parquet")
         binary = write_fake_openpose(work / "bin")
-        backend = make_backend("openpose", NTU60, settings={"openpose": {"binary": str(binary)}})
+        backend = make_backend(
+            "openpose", NTU60, settings={"openpose": {"interface": "binary", "binary": str(binary)}}
+        )
         extract_pose2d(work / "samples.parquet", NTU60, backend, 0, 1, work / "p.zarr",
                        work / "p.parquet", config, samples_per_file=block)  # fmt: skip
         calls = [[int(v) for v in line.split()] for line in (binary.parent / "disk.txt").open()]

@@ -25,7 +25,7 @@ from mmnet.pose2d import make_backend, reads_image_files
 from mmnet.pose2d.base import FrameRequest, draw_people, parse_openpose_json
 from mmnet.pose2d.from_json import ImportBackend
 from mmnet.pose2d.kinect import KinectBackend
-from mmnet.pose2d.openpose import OpenPoseBackend
+from mmnet.pose2d.openpose import OpenPoseBackend, OpenPosePythonBackend
 from mmnet.pose2d.stage import extract_pose2d, gather_pose2d
 from mmnet.skeleton.stage import build_skeletons
 from mmnet.video import VideoReader
@@ -245,7 +245,9 @@ def test_openpose_stage_runs_on_kept_frames_only(a001_samples, tmp_path):
     """frames.keep: extract_frames -> extract_pose2d with the binary; shards and gather."""
     binary = write_fake_openpose(tmp_path / "bin")
     config = FrameConfig(training_candidates=2, pose_height=270)
-    backend = make_backend("openpose", NTU60, settings={"openpose": {"binary": str(binary)}})
+    backend = make_backend(
+        "openpose", NTU60, settings={"openpose": {"interface": "binary", "binary": str(binary)}}
+    )
     stores, tables = [], []
     for shard in range(2):
         frames_dir = tmp_path / f"frames{shard}"
@@ -295,7 +297,9 @@ def test_openpose_binary_without_kept_frames_holds_one_block_on_disk(tmp_path):
     left afterwards; the poses equal those from extract_frames' kept frames."""
     samples = _real_video_samples(tmp_path / "samples.parquet")
     binary = write_fake_openpose(tmp_path / "bin")
-    backend = make_backend("openpose", NTU60, settings={"openpose": {"binary": str(binary)}})
+    backend = make_backend(
+        "openpose", NTU60, settings={"openpose": {"interface": "binary", "binary": str(binary)}}
+    )
     config = FrameConfig(training_candidates=1, pose_height=135)
     work = tmp_path / "work"
     work.mkdir()
@@ -367,6 +371,8 @@ def test_pyopenpose_interface_runs_in_memory(a001_samples, tmp_path, monkeypatch
     assert not [p for p in work.rglob("*") if p.suffix in (".jpg", ".png")]
     keypoints = zarr.open_group(work / "p.zarr", mode="r")["keypoints"][0, 0, 0]
     np.testing.assert_allclose(keypoints[0], [960, 216, 0.9], rtol=1e-5)  # nose, full res
+    auto = {"openpose": {**settings["openpose"], "interface": "auto"}}  # bindings importable
+    assert isinstance(make_backend("openpose", NTU60, settings=auto), OpenPosePythonBackend)
     with pytest.raises(ValueError, match="--flag value pairs"):
         make_backend("openpose", NTU60, settings={"openpose": {**settings["openpose"],
                                                                "extra_args": ["-1x368"]}})  # fmt: skip
@@ -377,3 +383,5 @@ def test_pyopenpose_missing_names_the_fix(monkeypatch):
     monkeypatch.setitem(sys.modules, "openpose", None)
     with pytest.raises(ImportError, match="-DBUILD_PYTHON=ON"):
         make_backend("openpose", NTU60, settings={"openpose": {"interface": "python"}})
+    auto = {"openpose": {"interface": "auto", "binary": sys.executable}}  # any executable
+    assert isinstance(make_backend("openpose", NTU60, settings=auto), OpenPoseBackend)

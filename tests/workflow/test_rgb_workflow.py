@@ -32,6 +32,7 @@ frames:
   pose_height: 135
 pose2d:
   openpose:
+    interface: {interface}
     binary: {binary}
     extra_args: [--net_resolution, -1x368]
 """
@@ -42,7 +43,7 @@ def test_demo_with_the_openpose_binary(tmp_path):
     their own frames (no extract_frames job, no frame left on disk) unless `frames.keep`;
     the preview rule draws the tiles."""
     binary = write_fake_openpose(tmp_path / "openpose")
-    text = SMALL_DEMO.format(backend="openpose", binary=binary)
+    text = SMALL_DEMO.format(backend="openpose", interface="binary", binary=binary)
     config = write_config(tmp_path, text)
     args = ["--configfile", config, "--set-scatter", "skeleton_shards=2", "rgb_shards=2"]
     counts = job_counts(snakemake(tmp_path, "-n", *args).stdout)
@@ -75,8 +76,7 @@ def test_demo_with_the_openpose_binary(tmp_path):
 def test_backends_without_frame_files_skip_extract_frames(tmp_path):
     """mediapipe and OpenPose's Python bindings decode in memory: no extract_frames job."""
     for backend, interface in (("mediapipe", "binary"), ("openpose", "python")):
-        text = SMALL_DEMO.format(backend=backend, binary="openpose.bin")
-        text += f"    interface: {interface}\n"
+        text = SMALL_DEMO.format(backend=backend, interface=interface, binary="openpose.bin")
         config = write_config(tmp_path / f"{backend}_{interface}", text)
         counts = job_counts(snakemake(tmp_path, "-n", "--configfile", config).stdout)
         assert "extract_frames" not in counts and counts["extract_pose2d"] == 8, backend

@@ -16,9 +16,10 @@ BACKENDS = ("kinect", "import", "openpose", "mediapipe")
 
 
 def reads_image_files(name: str, settings: dict) -> bool:
-    """Whether backend ``name`` reads frame image files: only the OpenPose binary (the others
-    take no pixels or decoded ones). ``settings`` is the config's ``pose2d`` section."""
-    return name == "openpose" and settings["openpose"]["interface"] == "binary"
+    """Whether backend ``name`` may read frame image files: only the OpenPose binary
+    (``interface`` binary, or auto, which falls back to it; the other backends take no
+    pixels or decoded ones). ``settings`` is the config's ``pose2d`` section."""
+    return name == "openpose" and settings["openpose"]["interface"] != "python"
 
 
 def runs_extract_frames(name: str, config: dict) -> bool:
@@ -49,21 +50,9 @@ def make_backend(
             raise ValueError("the import backend needs the dataset's openpose_json folder")
         return ImportBackend(dataset, openpose_json)
     if name == "openpose":
-        from mmnet.pose2d.openpose import OpenPoseBackend
+        from mmnet.pose2d.openpose import make_openpose
 
-        openpose = settings.get("openpose", {})
-        if openpose.get("interface") == "python":
-            from mmnet.pose2d.openpose import OpenPosePythonBackend
-
-            return OpenPosePythonBackend(
-                openpose.get("model_folder"), openpose.get("extra_args", ())
-            )
-        return OpenPoseBackend(
-            openpose.get("binary", "openpose.bin"),
-            openpose.get("model_folder"),
-            openpose.get("extra_args", ()),
-            workdir=workdir,
-        )
+        return make_openpose(settings.get("openpose", {}), workdir)
     if name == "mediapipe":
         from mmnet.pose2d.mediapipe import MediaPipeBackend
 

@@ -1,8 +1,8 @@
 """``openpose`` backend: the real OpenPose, through its command-line demo or its Python API.
 
 OpenPose is not pip-installable (it is a C++/CUDA build, see ``docs/rgb.md``). With
-``pose2d.openpose.interface: binary`` (the default) the stage calls the binary the config
-points at, once per batch of frames:
+``pose2d.openpose.interface: binary`` the stage calls the binary the config points at, once
+per batch of frames:
 
     openpose.bin --image_dir <dir> --write_json <dir> --display 0 --render_pose 0
                  --model_pose BODY_25 [--model_folder <models>] [extra args]
@@ -14,6 +14,7 @@ network sees 368 lines by default anyway), so keypoints are scaled back to full 
 
 With ``interface: python`` the same network runs in-process through ``pyopenpose`` (OpenPose
 built with ``-DBUILD_PYTHON=ON``) on frames decoded in memory: nothing is written to disk.
+``interface: auto`` (the default) takes the bindings where they import, else the binary.
 """
 
 from __future__ import annotations
@@ -131,6 +132,23 @@ class OpenPosePythonBackend(PoseBackend):
             people = np.asarray(people, dtype=np.float32).reshape(-1, N_KEYPOINTS, 3)
             out.append(scale_people(people, request.scale))
         return out
+
+
+def make_openpose(settings: dict, workdir: str | Path | None = None) -> PoseBackend:
+    """The OpenPose backend of the config's ``pose2d.openpose`` ``settings``."""
+    interface = settings.get("interface", "auto")
+    model_folder, extra_args = settings.get("model_folder"), settings.get("extra_args", ())
+    if interface == "auto":
+        try:
+            _import_pyopenpose()
+            interface = "python"
+        except ImportError:
+            interface = "binary"
+        log.info("pose2d.openpose.interface auto: %s", interface)
+    if interface == "python":
+        return OpenPosePythonBackend(model_folder, extra_args)
+    binary = settings.get("binary", "openpose.bin")
+    return OpenPoseBackend(binary, model_folder, extra_args, workdir=workdir)
 
 
 def flags_to_params(flags: Sequence[str]) -> dict[str, str]:
