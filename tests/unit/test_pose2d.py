@@ -125,6 +125,52 @@ def test_mediapipe_finds_the_kinect_joints_in_the_real_video(a001):
     assert median["LWrist-WristLeft"] > 2 * median["LWrist-WristRight"], median  # mirrored
 
 
+def _stgcn_poses(sample: str, size: tuple[int, int]) -> dict[int, np.ndarray]:
+    """The 2D poses of ``realdata/ntu60/pose2d_stgcn_json`` as ``{video frame: (P, 18, 2)
+    pixels}``. Another project made them with OpenPose's COCO-18 model (the x, y fractions
+    fall on its 656x368 network grid) in st-gcn's Kinetics-skeleton layout (1-based
+    ``frame_index``)."""
+    data = json.loads(realdata("ntu60", "pose2d_stgcn_json", f"{sample}_rgb.json").read_text())
+    poses = {}
+    for entry in data["data"]:
+        people = np.array([person["pose"] for person in entry["skeleton"]]).reshape(-1, 18, 2)
+        poses[entry["frame_index"] - 1] = people * size
+    return poses
+
+
+@pytest.mark.realdata
+def test_mediapipe_agrees_with_real_openpose_output():
+    """On S004C003P003R001A007 ("throw"), BlazePose's BODY_25 nose, wrists and knees lie a
+    few pixels from real OpenPose output for the same frames, side for side: the learned
+    models agree on left and right (Kinect mirrors them, docs/rgb.md)."""
+    sample = "S004C003P003R001A007"
+    path = realdata("ntu60", "videos", f"{sample}_rgb.avi")
+    with VideoReader(path) as reader:
+        frames = [int(f) for f in FrameConfig().select(reader.n_frames, sample).frames()]
+        pixels = reader.read(frames, size=(960, 540))
+    openpose = _stgcn_poses(sample, (1920, 1080))
+    found = make_backend("mediapipe", NTU60).estimate(
+        _requests({"sample": sample}, frames, pixels=pixels, scale=2.0)
+    )
+    # BODY_25 index -> COCO-18 index of the same point
+    pairs = {"nose": (0, 0), "RWrist": (4, 4), "LWrist": (7, 7), "RKnee": (10, 9),
+             "LKnee": (13, 12), "LWrist-RWrist": (7, 4)}  # fmt: skip
+    distances = {name: [] for name in pairs}
+    for frame, people in zip(frames, found, strict=True):
+        assert len(people) == 1, frame
+        ours = people[0]
+        theirs = min(openpose[frame], key=lambda p: np.hypot(*(p[0] - ours[0, :2])))
+        for name, (body_25, coco) in pairs.items():
+            if theirs[coco].any():  # (0, 0): OpenPose did not find it
+                distances[name].append(np.hypot(*(ours[body_25, :2] - theirs[coco])))
+    median = {name: float(np.median(d)) for name, d in distances.items()}
+    print("median distances to OpenPose (px):", median)
+    assert all(len(d) >= len(frames) // 2 for d in distances.values()), distances
+    for name in ("nose", "RWrist", "LWrist", "RKnee", "LKnee"):
+        assert median[name] < 20, median
+    assert median["LWrist-RWrist"] > 5 * median["LWrist"], median  # sides as OpenPose's
+
+
 @pytest.mark.realdata
 def test_mediapipe_finds_one_person_in_the_other_real_videos():
     backend = make_backend("mediapipe", NTU60)
