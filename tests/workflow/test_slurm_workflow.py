@@ -47,8 +47,9 @@ CI_CLUSTER_FLAGS = [
     "--slurm-keep-successful-logs",
 ]  # fmt: skip
 #: The demo's 252 samples in the profile's 64 skeleton shards would be 64 jobs of 4 samples
-#: each; keep the workstation's 8 (the profile's own value is checked by test_profiles.py).
-DEMO_FLAGS = ["--set-scatter", "skeleton_shards=8"]
+#: each; 2 shards here (2 cores: one wave of jobs; the profile's own value is checked by
+#: test_profiles.py).
+DEMO_FLAGS = ["--set-scatter", "skeleton_shards=2"]
 RUN_TIMEOUT_S = 420
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 
