@@ -98,7 +98,7 @@ def openpose_binary_disk(videos: list[Path], config: FrameConfig, block: int) ->
         extract_pose2d(work / "samples.parquet", NTU60, backend, 0, 1, work / "p.zarr",
                        work / "p.parquet", config, samples_per_file=block)  # fmt: skip
         calls = [[int(v) for v in line.split()] for line in (binary.parent / "disk.txt").open()]
-        left = [p for p in work.rglob("*.jpg")]
+        left = list(work.rglob("*.jpg"))
         return {
             "block": block, "calls": len(calls), "images": sum(c[0] for c in calls),
             "peak_bytes": max(c[2] for c in calls), "written_bytes": sum(c[2] for c in calls),
@@ -158,7 +158,8 @@ def main() -> None:
     args = parser.parse_args()
     config = FrameConfig(pose_height=args.pose_height, jpeg_quality=args.jpeg_quality)
     rows = []
-    for video in real_videos(args.videos):
+    videos = real_videos(args.videos)
+    for video in videos:
         work = Path(tempfile.mkdtemp(prefix="bench-frames-"))
         try:
             orig_s, orig_bytes, digests = original_route(video, work / "all")
@@ -209,7 +210,6 @@ def main() -> None:
         "pyav_seek_exact": all(r["pyav_seek_exact"] for r in rows),
         "opencv_seek_exact": all(r["opencv_seek_exact"] for r in rows),
     }  # fmt: skip
-    videos = real_videos(args.videos)
     binary_route = [openpose_binary_disk(videos, config, b) for b in (SAMPLES_PER_FILE, 1)]
     per_video = binary_route[0]["written_bytes"] / len(videos)
     original_ntu60 = mean["original_bytes"] * NTU60_VIDEOS
