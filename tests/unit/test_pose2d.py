@@ -15,6 +15,7 @@ import zarr
 from conftest import REPO, realdata
 from openpose_stub import FAKE_POSE, write_fake_openpose, write_fake_pyopenpose
 from PIL import Image
+from realvideos import real_videos, samples_table
 
 from mmnet.datasets.base import RawPaths
 from mmnet.datasets.ntu import NTU60
@@ -322,26 +323,13 @@ def test_openpose_stage_runs_on_kept_frames_only(a001_samples, tmp_path):
     shutil.rmtree(tmp_path / "frames0")
 
 
-def _real_video_samples(path: Path) -> Path:
-    """samples.parquet with one ``ok`` row per real NTU video (their poses come from the
-    video only, so no skeleton file is needed)."""
-    rows = []
-    for video in sorted(realdata("ntu60", "videos").glob("*_rgb.avi")):
-        with VideoReader(video) as reader:
-            n_frames = reader.n_frames
-        sample = video.name.removesuffix("_rgb.avi")
-        rows.append({"sample": sample, "status": "ok", "n_frames": n_frames,
-                     "video_path": str(video)})  # fmt: skip
-    pd.DataFrame(rows).astype({"n_frames": "int32"}).to_parquet(path)
-    return path
-
-
 @pytest.mark.realdata
 def test_openpose_binary_without_kept_frames_holds_one_block_on_disk(tmp_path):
     """frames.keep off: the stage decodes each block's frames into its scratch folder, so
     while OpenPose runs the disk holds that block's frames and nothing else, and nothing is
     left afterwards; the poses equal those from extract_frames' kept frames."""
-    samples = _real_video_samples(tmp_path / "samples.parquet")
+    samples = tmp_path / "samples.parquet"
+    samples_table(real_videos(realdata("ntu60", "videos")), samples)
     binary = write_fake_openpose(tmp_path / "bin")
     backend = make_backend(
         "openpose", NTU60, settings={"openpose": {"interface": "binary", "binary": str(binary)}}

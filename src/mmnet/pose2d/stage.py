@@ -121,6 +121,7 @@ def extract_pose2d(
     """
     table = pd.read_parquet(samples)
     frames_table = _frames_table(frames_dir) if backend.needs_images and frames_dir else None
+    kept_images = Path(frames_dir) / IMAGES if frames_table is not None else None
     shape = store_shape(len(table), config, max_people)
     blocks = shard_blocks(len(table), shard, n_shards, samples_per_file)
     records: list[dict] = []
@@ -149,7 +150,7 @@ def extract_pose2d(
             block_scratch = Path(scratch) / f"block{rows.start}"
             block_scratch.mkdir()
             try:
-                _estimate(jobs, dataset, backend, config, frames_table, frames_dir, block_scratch)
+                _estimate(jobs, dataset, backend, config, kept_images, block_scratch)
                 records += _write_block(arrays, rows, jobs, block_records, shape)
             finally:
                 for job in jobs:
@@ -276,11 +277,11 @@ def _estimate(
     dataset: Dataset,
     backend: PoseBackend,
     config: FrameConfig,
-    frames_table: dict[int, dict] | None,
-    frames_dir: str | Path | None,
+    kept_images: Path | None,
     scratch: Path,
 ) -> None:
-    """Run the backend on every job's frames: the selected ones, then fallbacks as needed."""
+    """Run the backend on every job's frames: the selected ones, then fallbacks as needed
+    (image backends read the selected ones from ``kept_images`` when given)."""
     wanted = {id(job): [int(f) for f in job.selection.frames()] for job in jobs}
     first_pass = True
     while any(wanted.values()):
@@ -289,9 +290,7 @@ def _estimate(
             frames = wanted[id(job)]
             images, pixels = {}, {}
             if backend.needs_images:
-                kept = None
-                if frames_table is not None and first_pass:
-                    kept = Path(frames_dir) / IMAGES
+                kept = kept_images if first_pass else None
                 images = _images(job, frames, dataset, config, kept, scratch)
             if backend.needs_pixels:
                 pixels = _pixels(job, frames, config)
