@@ -15,9 +15,11 @@ import math
 
 import numpy as np
 
-#: Joints whose difference is aligned with +z (hip -> spine) and +x (left -> right shoulder).
+#: ``(tail, head)`` joints of the vectors aligned with +z and +x: hip -> spine (0 -> 1) and
+#: left -> right shoulder (4 -> 8), i.e. the original's ``joint_top - joint_bottom`` with
+#: ``zaxis=[0, 1]`` and ``joint_rshoulder - joint_lshoulder`` with ``xaxis=[8, 4]`` (spec §2.4).
 Z_AXIS_JOINTS = (0, 1)
-X_AXIS_JOINTS = (8, 4)
+X_AXIS_JOINTS = (4, 8)
 
 
 def select_bodies(slots: np.ndarray, keep: int) -> np.ndarray:
@@ -114,7 +116,8 @@ def _rotate(x: np.ndarray, joints: tuple[int, int], target: tuple[float, float, 
     frame_sum = _frame_sums(x)
     person_sum = frame_sum.sum(axis=-1)
     for i in np.flatnonzero(person_sum.sum(axis=-1) != 0):
-        rot = _alignment(x[i, 0, 0, joints[1]] - x[i, 0, 0, joints[0]], target)
+        tail, head = joints
+        rot = _alignment(x[i, 0, 0, head] - x[i, 0, 0, tail], target)
         if rot is None:
             continue
         frames = (person_sum[i] != 0)[:, None] & (frame_sum[i] != 0)  # (M, T)
