@@ -1,6 +1,8 @@
 """Independent, deliberately plain re-implementations of the original's skeleton stage.
 
-Written from the spec (§1.1, §2.2, §2.4) in the original's style: a line-by-line reader
+Rebuilt statement by statement from the original's text (bruceyo/MMNet @ 2055e5e
+``tools/data_gen/{ntu60,pku,ucla}_gendata.py``, ``preprocess.py``, ``rotation.py``; bruceyo/TSMF
+``tools/utils/skeleton_to_ntu_format.py``), in the original's style: a line-by-line reader
 that builds per-frame dicts, and per-sample, per-person, per-frame, per-joint loops for
 pre-normalisation. Tests use them as an oracle for the vectorised code in ``mmnet``;
 ``bench/parse_skeletons.py`` uses them as the speed baseline. Not imported by the package.
@@ -94,9 +96,16 @@ def _angle_between(v1, v2):
 
 
 def pre_normalization(data: np.ndarray, zaxis=(0, 1), xaxis=(8, 4)) -> np.ndarray:
-    """(N, C, T, V, M) -> same, with the original's four loops."""
-    s = np.transpose(data, [0, 4, 2, 3, 1]).copy()  # N M T V C
-    t_len = s.shape[2]
+    """(N, C, T, V, M) -> same: ``tools/data_gen/preprocess.py``, statement by statement.
+
+    Rebuilt from the original's text (bruceyo/MMNet @ 2055e5e): four passes, each over every
+    sample; the z pass aligns ``joint_top - joint_bottom`` (``zaxis[1] - zaxis[0]``) and the x
+    pass ``joint_rshoulder - joint_lshoulder`` (``xaxis[0] - xaxis[1]``, right minus left).
+    """
+    N, C, T, V, M = data.shape
+    s = np.transpose(data, [0, 4, 2, 3, 1]).copy()  # N, C, T, V, M  to  N, M, T, V, C
+
+    # pad the null frames with the previous frames
     for i_s, skeleton in enumerate(s):
         for i_p, person in enumerate(skeleton):
             if person.sum() == 0:
@@ -107,12 +116,15 @@ def pre_normalization(data: np.ndarray, zaxis=(0, 1), xaxis=(8, 4)) -> np.ndarra
                 person *= 0
                 person[: len(tmp)] = tmp
             for i_f, frame in enumerate(person):
-                if frame.sum() == 0 and person[i_f:].sum() == 0:
-                    rest = len(person) - i_f
-                    num = int(np.ceil(rest / i_f))
-                    pad = np.concatenate([person[0:i_f] for _ in range(num)], 0)[:rest]
-                    s[i_s, i_p, i_f:] = pad
-                    break
+                if frame.sum() == 0:
+                    if person[i_f:].sum() == 0:
+                        rest = len(person) - i_f
+                        num = int(np.ceil(rest / i_f))
+                        pad = np.concatenate([person[0:i_f] for _ in range(num)], 0)[:rest]
+                        s[i_s, i_p, i_f:] = pad
+                        break
+
+    # subtract the centre joint #1 of the first person
     for i_s, skeleton in enumerate(s):
         if skeleton.sum() == 0:
             continue
@@ -120,22 +132,45 @@ def pre_normalization(data: np.ndarray, zaxis=(0, 1), xaxis=(8, 4)) -> np.ndarra
         for i_p, person in enumerate(skeleton):
             if person.sum() == 0:
                 continue
-            mask = (person.sum(-1) != 0).reshape(t_len, -1, 1)
+            mask = (person.sum(-1) != 0).reshape(T, V, 1)
             s[i_s, i_p] = (s[i_s, i_p] - main_body_center) * mask
-    for axis_joints, target in ((zaxis, [0, 0, 1]), (xaxis, [1, 0, 0])):
-        for i_s, skeleton in enumerate(s):
-            if skeleton.sum() == 0:
+
+    # hip (joint 0) -> spine (joint 1) of the first person parallel to the z axis
+    for i_s, skeleton in enumerate(s):
+        if skeleton.sum() == 0:
+            continue
+        joint_bottom = skeleton[0, 0, zaxis[0]]
+        joint_top = skeleton[0, 0, zaxis[1]]
+        axis = np.cross(joint_top - joint_bottom, [0, 0, 1])
+        angle = _angle_between(joint_top - joint_bottom, [0, 0, 1])
+        matrix_z = _rotation_matrix(axis, angle)
+        for i_p, person in enumerate(skeleton):
+            if person.sum() == 0:
                 continue
-            v = skeleton[0, 0, axis_joints[1]] - skeleton[0, 0, axis_joints[0]]
-            matrix = _rotation_matrix(np.cross(v, target), _angle_between(v, target))
-            for i_p, person in enumerate(skeleton):
-                if person.sum() == 0:
+            for i_f, frame in enumerate(person):
+                if frame.sum() == 0:
                     continue
-                for i_f, frame in enumerate(person):
-                    if frame.sum() == 0:
-                        continue
-                    for i_j, joint in enumerate(frame):
-                        s[i_s, i_p, i_f, i_j] = np.dot(matrix, joint)
+                for i_j, joint in enumerate(frame):
+                    s[i_s, i_p, i_f, i_j] = np.dot(matrix_z, joint)
+
+    # right shoulder (joint 8) minus left shoulder (joint 4) of the first person parallel to x
+    for i_s, skeleton in enumerate(s):
+        if skeleton.sum() == 0:
+            continue
+        joint_rshoulder = skeleton[0, 0, xaxis[0]]
+        joint_lshoulder = skeleton[0, 0, xaxis[1]]
+        axis = np.cross(joint_rshoulder - joint_lshoulder, [1, 0, 0])
+        angle = _angle_between(joint_rshoulder - joint_lshoulder, [1, 0, 0])
+        matrix_x = _rotation_matrix(axis, angle)
+        for i_p, person in enumerate(skeleton):
+            if person.sum() == 0:
+                continue
+            for i_f, frame in enumerate(person):
+                if frame.sum() == 0:
+                    continue
+                for i_j, joint in enumerate(frame):
+                    s[i_s, i_p, i_f, i_j] = np.dot(matrix_x, joint)
+
     return np.transpose(s, [0, 4, 2, 3, 1])
 
 
@@ -158,7 +193,7 @@ def pku_instance_to_ntu(skeleton_lines: list[str], start: int, end: int) -> str:
     for line in skeleton_lines[start - 1 : end]:
         values = line.split()
         first, second = values[:75], values[75:150]
-        two = any(float(v) != 0 for v in second)
+        two = sum(float(v) for v in second) != 0  # TSMF: np.sum(frame[75:150]) == 0 -> one body
         out += ["2" if two else "1", PKU_BODY_INFO, "25"]
         out += [" ".join(first[3 * j : 3 * j + 3]) for j in range(25)]
         if two:  # no second body-info or joint-count line

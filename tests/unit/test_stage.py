@@ -104,3 +104,37 @@ def test_scatteritem_parsing():
     assert parse_scatteritem("8-of-8") == (7, 8)
     with pytest.raises(ValueError):
         parse_scatteritem("9-of-8")
+
+
+@pytest.mark.parametrize("kind", ["ntu60", "pku", "nucla"])
+def test_right_shoulder_lies_on_plus_x_in_every_real_store(kind, tmp_path):
+    """The original rotates *right minus left* shoulder (joints 8 - 4 of person 0, frame 0)
+    onto +x (``preprocess.py``'s last pass): a flipped sign would mirror every sample."""
+    from conftest import realdata
+
+    from mmnet.datasets import get_dataset
+
+    root = realdata()
+    raw = {
+        "ntu60": RawPaths(skeletons=(root / "ntu60" / "skeletons",)),
+        "pku": RawPaths(
+            skeletons=(root / "pku_mmd" / "PKU_Skeleton_Renew",),
+            extra={
+                "labels": root / "pku_mmd" / "Train_Label_PKU_final",
+                "splits": root / "pku_mmd" / "Split",
+            },
+        ),
+        "nucla": RawPaths(skeletons=(root / "nw_ucla" / "all_sqe",)),
+    }[kind]
+    dataset = get_dataset(kind)
+    index_samples(dataset, raw, list(dataset.protocols), tmp_path / "index.parquet")
+    samples = build_skeletons(
+        dataset, tmp_path / "index.parquet", tmp_path / "skeleton.zarr", tmp_path / "s.parquet"
+    )
+    joint = zarr.open_group(tmp_path / "skeleton.zarr", mode="r")["joint"][:]
+    ok = np.flatnonzero(samples["status"] == "ok")
+    assert len(ok) >= 7
+    first = joint[ok][:, :, 0, :, 0]  # (N, C, V): person 0, frame 0
+    shoulders = first[:, :, 8] - first[:, :, 4]  # right minus left
+    assert (shoulders[:, 0] > 0).all()
+    np.testing.assert_allclose(shoulders[:, 1:], 0, atol=1e-5)
