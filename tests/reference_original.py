@@ -243,3 +243,33 @@ def process_like_ntu(bodies: np.ndarray, max_frames: int, keep: int) -> np.ndarr
     out = np.zeros((1, 3, max_frames, data.shape[2], keep), dtype=np.float32)
     out[0, :, : data.shape[1]] = data
     return pre_normalization(out)[0]
+
+
+# --- feeder/tools.py random_move (spec §2.7), with the random draws passed in ---------------
+
+
+def random_move_with(data_numpy: np.ndarray, A, S, T_x, T_y) -> np.ndarray:
+    """``random_move`` with ``move_time_candidate=[1]``: key values ``A, S, T_x, T_y`` (two
+    each) at frames 0 and T, ``np.linspace`` between, one 2x2 product per frame."""
+    C, T, V, M = data_numpy.shape
+    data_numpy = data_numpy.copy()
+    node = np.arange(0, T, T * 1.0 / 1).round().astype(int)
+    node = np.append(node, T)
+    num_node = len(node)
+    a = np.zeros(T)
+    s = np.zeros(T)
+    t_x = np.zeros(T)
+    t_y = np.zeros(T)
+    for i in range(num_node - 1):
+        a[node[i] : node[i + 1]] = np.linspace(A[i], A[i + 1], node[i + 1] - node[i]) * np.pi / 180
+        s[node[i] : node[i + 1]] = np.linspace(S[i], S[i + 1], node[i + 1] - node[i])
+        t_x[node[i] : node[i + 1]] = np.linspace(T_x[i], T_x[i + 1], node[i + 1] - node[i])
+        t_y[node[i] : node[i + 1]] = np.linspace(T_y[i], T_y[i + 1], node[i + 1] - node[i])
+    theta = np.array([[np.cos(a) * s, -np.sin(a) * s], [np.sin(a) * s, np.cos(a) * s]])
+    for i_frame in range(T):
+        xy = data_numpy[0:2, i_frame, :, :]
+        new_xy = np.dot(theta[:, :, i_frame], xy.reshape(2, -1))
+        new_xy[0] += t_x[i_frame]
+        new_xy[1] += t_y[i_frame]
+        data_numpy[0:2, i_frame, :, :] = new_xy.reshape(2, V, M)
+    return data_numpy

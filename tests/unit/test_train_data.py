@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import reference_original as ref
 import torch
 from training_data import FakeRoiStore
 
@@ -17,6 +18,7 @@ from mmnet.train.data import (
     SkeletonData,
     TrainBatches,
     carve_validation,
+    move_between,
     normalize_rgb,
     random_move,
     read_samples,
@@ -78,16 +80,47 @@ def test_w_processes_see_exactly_the_global_batches_of_one():
     assert sorted(shards[0] + shards[1]) == list(range(7))
 
 
-def test_random_move_is_keyed_and_leaves_absent_joints_alone():
+def test_random_move_is_keyed_and_moves_every_joint_of_a_present_person():
     sample = np.random.default_rng(0).normal(size=(3, 10, 25, 2)).astype(np.float32)
+    sample[:, :, 1, 0] = 0  # person 0's joint 1 after centring: the origin in every frame
     sample[:, :, :, 1] = 0  # absent second person
-    sample[:, 4, 7, 0] = 0  # one missing joint
+    sample[:, 4, 7, 0] = 0  # one untracked joint
     a = random_move(sample, np.random.default_rng([0, 1, 2]))
     b = random_move(sample, np.random.default_rng([0, 1, 2]))
     np.testing.assert_array_equal(a, b)
-    assert not np.allclose(a[:2], sample[:2])
     np.testing.assert_array_equal(a[2], sample[2])  # z (the vertical axis) is not touched
-    assert not a[:, :, :, 1].any() and not a[:, 4, 7, 0].any()  # no "ghosts"
+    moved = (a[:2, :, :, 0] != sample[:2, :, :, 0]).any(axis=0)  # (T, V)
+    assert moved.all()  # every joint of the present person, joint 1 and joint 7 included
+    assert not a[:, :, :, 1].any()  # the absent person stays absent (no "ghost")
+
+
+def test_move_between_is_the_original_arithmetic():
+    sample = np.random.default_rng(1).normal(size=(3, 12, 25, 2)).astype(np.float32)
+    sample[:, 7:, :, 1] = 0  # the second person leaves after frame 6
+    keys = ([-175.0, 95.0], [0.9, 1.1], [-0.2, 0.1], [0.2, 0.0])
+    ours = move_between(sample, *map(np.array, keys))
+    original = ref.random_move_with(sample, *keys)
+    present = sample.any(axis=(0, 2))  # (T, M)
+    np.testing.assert_allclose(
+        ours.transpose(1, 3, 0, 2)[present], original.transpose(1, 3, 0, 2)[present], rtol=1e-6
+    )
+    assert not ours[:, 7:, :, 1].any() and original[:, 7:, :, 1].any()  # ghosts: spec §9.15
+
+
+def test_bone_stream_moves_the_bone_array_as_the_original(tiny):
+    samples = pd.read_parquet(tiny[0])
+    rows = np.flatnonzero(samples["status"] == "ok")[:2]
+    labels = samples["label"].to_numpy()[rows]
+    bone = SkeletonData(tiny[1], rows, labels, stream="bone", layout=NTU_RGBD, random_move=True)
+    joint = SkeletonData(tiny[1], rows, labels, stream="joint", layout=NTU_RGBD)
+    still = joint_to_bone(joint[(0, None)][0]["x"].numpy(), NTU_RGBD)
+    row = int(rows[0])
+    expected = random_move(still, np.random.default_rng([0, 3, row, 1]))  # seed, epoch, row, _MOVE
+    moved = bone[(0, 3)][0]["x"].numpy()
+    np.testing.assert_array_equal(moved, expected)
+    spine_shoulder = NTU_RGBD.index("SpineShoulder")  # its own parent: a zero bone
+    assert not still[:2, :, spine_shoulder, 0].any()
+    assert moved[:2, :, spine_shoulder, 0].any()  # the shift reaches the bones
 
 
 def test_skeleton_items(tiny):

@@ -122,24 +122,43 @@ MOVE_SHIFTS = (-0.2, -0.1, 0.0, 0.1, 0.2)
 
 
 def random_move(sample: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The original's ``random_move`` on one ``(C, T, V, M)`` sample.
+    """The original's ``random_move`` on one ``(C, T, V, M)`` sample (spec §2.7).
 
     Rotation angle, scale and x/y shift are drawn for the first and the last frame and
-    interpolated linearly in between; they act on the x-y plane (the vertical body axis is
-    z after pre-normalisation). Unlike the original, absent joints and persons stay zero
-    instead of becoming translated "ghosts" (spec §9.15).
+    interpolated linearly in between (:func:`move_between`).
+    """
+    angles = rng.choice(MOVE_ANGLES, 2)
+    scales = rng.choice(MOVE_SCALES, 2)
+    shift_x, shift_y = rng.choice(MOVE_SHIFTS, 2), rng.choice(MOVE_SHIFTS, 2)
+    return move_between(sample, angles, scales, shift_x, shift_y)
+
+
+def move_between(
+    sample: np.ndarray,
+    angles: np.ndarray,
+    scales: np.ndarray,
+    shift_x: np.ndarray,
+    shift_y: np.ndarray,
+) -> np.ndarray:
+    """Rotate (degrees), scale and shift the x-y plane of ``(C, T, V, M)``, each parameter
+    going linearly from its first to its second value over the frames.
+
+    The vertical body axis is z after pre-normalisation, so this turns the body about it.
+    Every joint of a person present in a frame moves, zero joints included, as in the
+    original; a person absent from a frame (all zero) stays zero instead of becoming a
+    translated "ghost" (spec §9.15).
     """
     frames = sample.shape[1]
-    angle = np.deg2rad(np.linspace(*rng.choice(MOVE_ANGLES, 2), frames))
-    scale = np.linspace(*rng.choice(MOVE_SCALES, 2), frames)
-    shift_x = np.linspace(*rng.choice(MOVE_SHIFTS, 2), frames)
-    shift_y = np.linspace(*rng.choice(MOVE_SHIFTS, 2), frames)
-    cos, sin = (scale * np.cos(angle))[:, None, None], (scale * np.sin(angle))[:, None, None]
+    angle = np.linspace(angles[0], angles[1], frames) * np.pi / 180
+    scale = np.linspace(scales[0], scales[1], frames)
+    cos, sin = (np.cos(angle) * scale)[:, None, None], (np.sin(angle) * scale)[:, None, None]
+    tx = np.linspace(shift_x[0], shift_x[1], frames)[:, None, None]
+    ty = np.linspace(shift_y[0], shift_y[1], frames)[:, None, None]
+    present = sample.any(axis=(0, 2))[:, None, :]  # (T, 1, M): the person is in the frame
     x, y = sample[0], sample[1]
-    present = sample.any(axis=0)  # (T, V, M)
     out = sample.copy()
-    out[0] = np.where(present, cos * x - sin * y + shift_x[:, None, None], 0.0)
-    out[1] = np.where(present, sin * x + cos * y + shift_y[:, None, None], 0.0)
+    out[0] = np.where(present, cos * x - sin * y + tx, 0.0)
+    out[1] = np.where(present, sin * x + cos * y + ty, 0.0)
     return out
 
 
@@ -202,10 +221,10 @@ class SkeletonData(Dataset):
     def sequence(self, position: int, epoch: int | None) -> np.ndarray:
         row = int(self.rows[position])
         sample = self.array[row][:, :: self.frame_stride]
+        if self.stream == "bone":  # the original moves the bone array itself (its shift
+            sample = joint_to_bone(sample, self.layout)  # reaches every bone)
         if self.augment and epoch is not None:
             sample = random_move(sample, np.random.default_rng([self.seed, epoch, row, _MOVE]))
-        if self.stream == "bone":
-            sample = joint_to_bone(sample, self.layout)
         return np.ascontiguousarray(sample, dtype=np.float32)
 
     def __getitem__(self, item: Item) -> tuple[dict[str, torch.Tensor], int]:
