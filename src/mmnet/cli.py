@@ -47,7 +47,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def _generate_demo(config: dict, out: Path) -> None:
-    from mmnet.datasets.demo import generate_demo
+    from mmnet.demo import generate_demo
 
     demo = config["demo"]
     generate_demo(

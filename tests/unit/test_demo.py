@@ -10,13 +10,9 @@ import av
 import numpy as np
 import pytest
 
-from mmnet.datasets.demo import (
-    DEMO_CLASSES,
-    DEMO_TWO_PERSON_ACTIONS,
-    DemoSummary,
-    demo_background,
-    generate_demo,
-)
+from mmnet.datasets.demo import DEMO_CLASSES, DEMO_TWO_PERSON_ACTIONS
+from mmnet.demo import DemoSummary, generate_demo
+from mmnet.demo.ntu import demo_background
 
 SEED = 3
 SIZE = (480, 270)

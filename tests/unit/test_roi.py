@@ -16,8 +16,9 @@ from conftest import realdata
 from PIL import Image
 
 from mmnet.datasets.base import RawPaths
-from mmnet.datasets.demo import DEMO, generate_demo
+from mmnet.datasets.demo import DEMO
 from mmnet.datasets.ntu import NTU60
+from mmnet.demo import generate_demo
 from mmnet.frames import FrameConfig, sample_rng
 from mmnet.index import index_samples
 from mmnet.pose2d.base import FrameRequest

@@ -1,6 +1,6 @@
 """Rule demo_dataset: write the embedded demo dataset in NTU's raw formats."""
 
-from mmnet.datasets.demo import generate_demo
+from mmnet.demo import generate_demo
 from mmnet.logs import setup_logging
 
 setup_logging(log_file=snakemake.log[0])

@@ -20,7 +20,6 @@ from mmnet.skeleton.layouts import KINECT_V2_JOINTS
 
 #: Kinect v2 colour and depth image sizes (width, height).
 COLOR_SIZE = (1920, 1080)
-DEPTH_SIZE = (512, 424)
 FPS = 30
 
 # Pinhole fits on the real file S001C001P001R001A001 (colour and depth cameras).
