@@ -55,6 +55,14 @@ def reformatted(all_sqe, tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture
+def keep_all(tmp_path) -> Path:
+    """An empty exclusion list: every sample, the original's two unused ones included."""
+    path = tmp_path / "none.txt"
+    path.write_text("")
+    return path
+
+
 def _stage(raw: RawPaths, out: Path, **kwargs) -> tuple[pd.DataFrame, zarr.Array]:
     index_samples(NUCLA, raw, PROTOCOLS, out / "index.parquet")
     samples = build_skeletons(
@@ -65,7 +73,13 @@ def _stage(raw: RawPaths, out: Path, **kwargs) -> tuple[pd.DataFrame, zarr.Array
 
 def test_all_sqe_names_map_to_the_original_ids_and_labels(all_sqe):
     table = NUCLA.list_samples(RawPaths(skeletons=(all_sqe,)))
-    assert len(table) == 31 and (table["status"] == "ok").all()
+    assert len(table) == 31
+    unused = table.set_index("sample").loc["S09A02E05V02"]  # one frame; not in the original
+    assert (unused["status"], unused["reason"]) == (
+        "excluded",
+        "listed in nucla_missing_skeletons.txt",
+    )
+    assert (table["status"] == "ok").sum() == 30
     expected = sorted(
         [f"S01A{a:02d}E01V{v:02d}" for a in range(1, 11) for v in (1, 2, 3)] + ["S09A02E05V02"]
     )
@@ -91,8 +105,10 @@ def test_view_protocols_train_on_two_views_and_test_on_the_third(all_sqe, tmp_pa
     assert counts == {"123": (21, 10), "132": (20, 11), "231": (21, 10)}
 
 
-def test_joints_are_the_json_values_and_the_store_equals_the_original_chain(all_sqe, tmp_path):
-    samples, joint = _stage(RawPaths(skeletons=(all_sqe,)), tmp_path)
+def test_joints_are_the_json_values_and_the_store_equals_the_original_chain(
+    all_sqe, keep_all, tmp_path
+):
+    samples, joint = _stage(RawPaths(skeletons=(all_sqe,), missing_skeletons=keep_all), tmp_path)
     assert joint.shape == (31, 3, 192, 20, 1) and joint.attrs["layout"] == "ucla"
     assert (samples["n_bodies"] == 1).all() and (samples["status"] == "ok").all()
     first = samples.iloc[0]
@@ -112,9 +128,11 @@ def test_joints_are_the_json_values_and_the_store_equals_the_original_chain(all_
     assert one_frame.any() and (one_frame == one_frame[:, :1]).all()
 
 
-def test_both_raw_forms_give_the_same_samples_and_store(all_sqe, reformatted, tmp_path):
-    from_json, a = _stage(RawPaths(skeletons=(all_sqe,)), tmp_path / "json")
-    from_skeleton, b = _stage(RawPaths(skeletons=(reformatted,)), tmp_path / "skeleton")
+def test_both_raw_forms_give_the_same_samples_and_store(all_sqe, reformatted, keep_all, tmp_path):
+    from_json, a = _stage(RawPaths((all_sqe,), missing_skeletons=keep_all), tmp_path / "json")
+    from_skeleton, b = _stage(
+        RawPaths((reformatted,), missing_skeletons=keep_all), tmp_path / "skeleton"
+    )
     assert Path(from_skeleton["skeleton_path"][0]).suffix == ".skeleton"
     keep = [c for c in from_json.columns if c != "skeleton_path"]
     pd.testing.assert_frame_equal(from_json[keep], from_skeleton[keep])
@@ -199,3 +217,25 @@ def test_video_paths_follow_multiview_action_videos(all_sqe, tmp_path):
     assert paths["S01A07E01V01"] == str(tmp_path / "a08" / "v01_s01_e00.avi")
     assert paths["S09A02E05V02"] == str(tmp_path / "a02" / "v02_s09_e04.avi")
     assert NUCLA.list_samples(RawPaths(skeletons=(all_sqe,)))["video_path"].isna().all()
+
+
+def test_test_splits_hold_the_original_samples(tmp_path):
+    """CTR-GCN's view-3 list (the all_sqe files) has 464 samples, the original's protocol 123
+    test split 463: the packaged exclusion list drops the one-frame a02_s09_e04_v03."""
+    import pickle
+    import pickletools
+
+    data = realdata("nw_ucla", "val_label.pkl").read_bytes()
+    opcodes = {op.name for op, *_ in pickletools.genops(data)}
+    assert not opcodes & {"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ"}  # plain data only
+    folder = tmp_path / "all_sqe"
+    folder.mkdir()
+    for entry in pickle.loads(data):  # names and labels only: one frame of content each
+        content = {"file_name": entry["file_name"], "skeletons": [[[0.1, 0.2, 3.0]] * 20],
+                   "label": entry["label"]}  # fmt: skip
+        (folder / f"{entry['file_name']}.json").write_text(json.dumps(content))
+    table = NUCLA.list_samples(RawPaths(skeletons=(folder,)))
+    NUCLA.add_splits(table, PROTOCOLS, RawPaths(skeletons=(folder,)))
+    test = table[(table["status"] == "ok") & ~table["123"]]
+    assert len(table) == 464 and len(test) == 463
+    assert table.loc[table["status"] == "excluded", "sample"].tolist() == ["S09A02E05V03"]
