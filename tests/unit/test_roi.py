@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import shutil
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import zarr
-from conftest import realdata
+from conftest import REPO, realdata
 from PIL import Image
 
 from mmnet.datasets.base import RawPaths
@@ -33,12 +34,16 @@ from mmnet.skeleton.stage import build_skeletons
 from mmnet.video import VideoReader
 
 CONFIG = FrameConfig(training_candidates=3, fallback=2)
+#: Where visual checks go (git-ignored); MMNET_CHECKS moves them.
+CHECKS = Path(os.environ.get("MMNET_CHECKS", REPO / "results" / "checks"))
 
 # --------------------------------------------------------------------------------------
 # The reference: the spec's algorithm (§4.3.1, 4.3.3, 4.3.4, 4.3.6, 4.4), written plainly
 # and slowly, sharing nothing with mmnet.roi but the random generator of the draws.
 
-KINECT_FOR_ROI = (3, 10, 6, 17, 13)  # Head, WristRight, WristLeft, KneeRight, KneeLeft (A.4)
+# Rows nose, right wrist, left wrist, right knee, left knee as OpenPose names them: Kinect's
+# Head, WristLeft, WristRight, KneeLeft, KneeRight (Kinect mirrors sides on NTU; docs/rgb.md)
+KINECT_FOR_ROI = (3, 6, 10, 13, 17)
 NECK = 2
 
 
@@ -218,6 +223,11 @@ def test_golden_real_ntu_tile_equals_the_reference(ntu):
     table = pd.read_parquet(out / "samples.parquet")
     assert list(store.available) == [True] + [False] * 6
     _golden(table, store, 0, NTU60.two_person_actions)
+    # for the eye: rows nose, right wrist, left wrist, right knee, left knee; the person's
+    # left hand (image right) holds the cup
+    CHECKS.mkdir(parents=True, exist_ok=True)
+    tile = Image.fromarray(store.tile(0)).resize((675, 675), Image.NEAREST)
+    tile.save(CHECKS / f"roi_{table.loc[0, 'sample']}.png")
 
 
 def test_golden_demo_tiles_equal_the_reference(demo):
@@ -246,7 +256,7 @@ def test_crop_centres_are_on_the_projected_joints(ntu):
             entry = int(np.flatnonzero(pose["frame"][0] == frame)[0])
             people = pose["keypoints"][0, entry, :1]
             column = build_column(image, people, 96, two_person=False)
-            for part, joint in enumerate((3, 10, 6, 17, 13)):
+            for part, joint in enumerate(KINECT_FOR_ROI):
                 cell = column[96 * part : 96 * part + 96]
                 jx, jy = colour[0, frame, joint, :2]
                 hits = [

@@ -42,7 +42,7 @@ def make_backend(
     if name == "kinect":
         from mmnet.pose2d.kinect import KinectBackend
 
-        return KinectBackend(dataset)
+        return KinectBackend(dataset, settings.get("kinect", {}).get("sides", "openpose"))
     if name == "import":
         from mmnet.pose2d.from_json import ImportBackend
 

@@ -6,11 +6,13 @@ needs 0, 4, 7, 10, 13) and scaled to the video's actual size (the demo's videos 
 480x270). People are the bodies listed in the frame, in file order. Confidence: 1 for a
 tracked joint, 0.5 for an inferred one; an untracked joint is ``(0, 0, 0)`` as in OpenPose.
 
-Sides: the mapping is A.4's (RWrist <- WristRight, RKnee <- KneeRight...), so a row's
-image and its Kinect attention weight show the same joint. On NTU's videos, learned
-models label sides the other way round (the person faces the camera: MediaPipe's right
-wrist lies on Kinect's WristLeft, measured in ``tests/unit/test_pose2d.py``); see
-``docs/rgb.md``.
+Sides (``pose2d.kinect.sides``): NTU's Kinect labels left and right mirror-wise against the
+learned pose models (the person faces the camera; OpenPose's and MediaPipe's right wrist lies
+on Kinect's WristLeft, measured in ``tests/unit/test_pose2d.py``). The default ``openpose``
+fills each BODY_25 keypoint with the body part OpenPose gives that name (RWrist <- WristLeft),
+so ROI rows hold what the original's OpenPose tiles held and tiles from every backend are
+interchangeable; ``kinect`` keeps Kinect's own labels (RWrist <- WristRight), the pairing of
+each row with the attention weight of the same Kinect joint (docs/rgb.md).
 """
 
 from __future__ import annotations
@@ -21,8 +23,19 @@ import numpy as np
 
 from mmnet.datasets.base import Dataset
 from mmnet.pose2d.base import N_KEYPOINTS, FrameRequest, PoseBackend
+from mmnet.skeleton.layouts import KINECT_V2_JOINTS
 
-#: BODY_25 keypoint -> Kinect v2 joint (``mmnet.skeleton.layouts.KINECT_V2_JOINTS``).
+
+def _other_side(name: str) -> str:
+    """``WristLeft`` <-> ``WristRight``; a name without a side stays."""
+    for this, other in (("Left", "Right"), ("Right", "Left")):
+        if name.endswith(this):
+            return name[: -len(this)] + other
+    return name
+
+
+#: BODY_25 keypoint -> Kinect v2 joint of the same label (``KINECT_V2_JOINTS``), sides as
+#: Kinect names them (``sides: kinect``).
 KINECT_TO_BODY_25 = {
     0: 3,  # Nose <- Head (A.4)
     1: 2,  # Neck <- Neck
@@ -42,29 +55,39 @@ KINECT_TO_BODY_25 = {
     19: 15,  # LBigToe <- FootLeft
     22: 19,  # RBigToe <- FootRight
 }
-_BODY = np.array(list(KINECT_TO_BODY_25))
-_KINECT = np.array(list(KINECT_TO_BODY_25.values()))
+#: The same with left and right exchanged on the Kinect side (``sides: openpose``, default).
+MIRRORED = {
+    body: KINECT_V2_JOINTS.index(_other_side(KINECT_V2_JOINTS[joint]))
+    for body, joint in KINECT_TO_BODY_25.items()
+}
+SIDES = {"kinect": KINECT_TO_BODY_25, "openpose": MIRRORED}
 _CONFIDENCE = np.array([0.0, 0.5, 1.0], dtype=np.float32)  # by trackingState 0, 1, 2
 
 
-def kinect_people(color: np.ndarray, frame: int, scale: tuple[float, float]) -> np.ndarray:
+def kinect_people(
+    color: np.ndarray, frame: int, scale: tuple[float, float], sides: str = "openpose"
+) -> np.ndarray:
     """BODY_25 people of one frame from :meth:`Dataset.color_joints` output ``(B, F, V, 4)``."""
+    mapping = SIDES[sides]
+    body, kinect = np.array(list(mapping)), np.array(list(mapping.values()))
     joints = color[:, frame]  # (B, V, 4)
     listed = joints[np.abs(joints[..., :3]).sum(axis=(1, 2)) > 0]
     out = np.zeros((len(listed), N_KEYPOINTS, 3), dtype=np.float32)
-    state = np.clip(listed[:, _KINECT, 3].astype(int), 0, 2)
+    state = np.clip(listed[:, kinect, 3].astype(int), 0, 2)
     tracked = state > 0
-    out[:, _BODY, 0] = np.where(tracked, listed[:, _KINECT, 0] * scale[0], 0.0)
-    out[:, _BODY, 1] = np.where(tracked, listed[:, _KINECT, 1] * scale[1], 0.0)
-    out[:, _BODY, 2] = _CONFIDENCE[state]
+    out[:, body, 0] = np.where(tracked, listed[:, kinect, 0] * scale[0], 0.0)
+    out[:, body, 1] = np.where(tracked, listed[:, kinect, 1] * scale[1], 0.0)
+    out[:, body, 2] = _CONFIDENCE[state]
     return out
 
 
 class KinectBackend(PoseBackend):
     name = "kinect"
 
-    def __init__(self, dataset: Dataset):
-        self.dataset = dataset
+    def __init__(self, dataset: Dataset, sides: str = "openpose"):
+        if sides not in SIDES:
+            raise ValueError(f"kinect sides must be one of {sorted(SIDES)}, not {sides!r}")
+        self.dataset, self.sides = dataset, sides
 
     def estimate(self, requests: Sequence[FrameRequest]) -> list[np.ndarray | None]:
         out: list[np.ndarray | None] = []
@@ -85,5 +108,5 @@ class KinectBackend(PoseBackend):
                 continue
             width, height = self.dataset.rgb.color_size
             scale = (request.video_size[0] / width, request.video_size[1] / height)
-            out.append(kinect_people(color, request.frame, scale))
+            out.append(kinect_people(color, request.frame, scale, self.sides))
         return out
