@@ -22,6 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 import mmnet
 from mmnet.datasets import Dataset, get_dataset
 from mmnet.models import STGCN, MMNet
+from mmnet.models.pretrained import resolve_pretrained_resnet
 from mmnet.models.stgcn import init_like_original
 from mmnet.scores import write_scores
 from mmnet.store import atomic_path
@@ -135,7 +136,9 @@ def _graph_args(kind: Dataset) -> dict:
     return {"layout": kind.layout_name, "strategy": "spatial"}
 
 
-def _build_model(job: TrainJob, kind: Dataset, roi) -> tuple[nn.Module, str, dict]:
+def _build_model(
+    job: TrainJob, kind: Dataset, roi, resnet_weights: Path | None
+) -> tuple[nn.Module, str, dict]:
     """A fresh model for ``job``: ``(model, registry name, constructor args)``."""
     options = job.options
     if job.stream != "rgb":
@@ -163,8 +166,8 @@ def _build_model(job: TrainJob, kind: Dataset, roi) -> tuple[nn.Module, str, dic
     }
     model = MMNet(**args)
     load_joint_into(model, job.joint_model)
-    if options["pretrained_resnet"]:
-        model.resnet.load_pretrained(options["pretrained_resnet"])
+    if resnet_weights is not None:
+        model.resnet.load_pretrained(resnet_weights)
     return model, "mmnet", args
 
 
@@ -233,6 +236,9 @@ def _frame_stride(checkpoint: dict) -> int:
 
 
 def _train(job: TrainJob, env: Env, threads: int, roi_store, stop: StopRequest) -> dict | None:
+    resnet_weights = None
+    if job.stream == "rgb":  # before anything else: a missing weight file stops the run here
+        resnet_weights = resolve_pretrained_resnet(job.options["pretrained_resnet"])
     if job.stream == "rgb":  # the frozen ST-GCN must see frames as it was trained
         job.options["frame_stride"] = _frame_stride(read_checkpoint(job.joint_model))
     options, kind = job.options, get_dataset(job.kind)
@@ -246,7 +252,7 @@ def _train(job: TrainJob, env: Env, threads: int, roi_store, stop: StopRequest) 
     if job.stream == "rgb":
         roi = roi_store if roi_store is not None else open_roi_store(job.roi)
     torch.manual_seed(options["seed"])  # the same initial weights in every process
-    module, name, model_args = _build_model(job, kind, roi)
+    module, name, model_args = _build_model(job, kind, roi, resnet_weights)
     train_data, val_data, test_data = _datasets(job, kind, splits, labels, roi)
     module.to(env.device)
     channels_last = env.device.type == "cuda" and job.stream == "rgb"
