@@ -5,29 +5,18 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from mmnet.config import (
-    ConfigError,
-    fused_streams,
-    fused_weights,
-    has_rgb,
-    raw_paths,
-    raw_root,
-    train_options,
-    trained_protocols,
-    validate_config,
-)
-from mmnet.pose2d import runs_extract_frames
+from mmnet.config import Config, ConfigError, raw_root
 
 try:
-    validate_config(config)
+    CONFIG = Config.from_dict(config)  # validates, filling the schema's defaults into config
 except ConfigError as error:
     raise WorkflowError(f"invalid configuration:\n{error}") from None
 
-DATASETS = sorted(config["datasets"])
-PROTOCOLS = {name: config["datasets"][name]["protocols"] for name in DATASETS}
-DEMO_DATASETS = [name for name in DATASETS if config["datasets"][name]["kind"] == "demo"]
+DATASETS = sorted(CONFIG.datasets)
+PROTOCOLS = {name: CONFIG.dataset(name).protocols for name in DATASETS}
+DEMO_DATASETS = [name for name in DATASETS if CONFIG.dataset(name).generated]
 # Datasets with videos get the RGB stages (frames, 2D pose, ROI) in the default target.
-RGB_DATASETS = [name for name in DATASETS if has_rgb(config, name)]
+RGB_DATASETS = [name for name in DATASETS if CONFIG.dataset(name).has_rgb]
 
 
 def one_of(names):
@@ -57,7 +46,7 @@ def final_targets():
             # the whole chain: every stream trained and fused
             f"results/{name}_{protocol}/ensemble.json"
             for name in DATASETS
-            for protocol in trained_protocols(config, name)
+            for protocol in CONFIG.trained_protocols(name)
         ]
     )
 
@@ -71,7 +60,7 @@ def raw_inputs(wildcards):
     if name in DEMO_DATASETS:
         return {"raw": str(raw_root(name))}
     try:
-        paths = raw_paths(config, name)
+        paths = CONFIG.dataset(name).raw_paths()
     except ConfigError as error:
         raise WorkflowError(str(error)) from None
     inputs = {"skeletons": [str(path) for path in paths.skeletons]}
@@ -90,12 +79,12 @@ def dataset_entry(wildcards):
 
 
 def pose_backend(wildcards):
-    return config["datasets"][wildcards.dataset]["pose_backend"]
+    return CONFIG.dataset(wildcards.dataset).pose_backend
 
 
 def needs_frames(wildcards):
     """Only the OpenPose binary with `frames.keep` reads extract_frames' (kept) output."""
-    return runs_extract_frames(pose_backend(wildcards), config)
+    return CONFIG.runs_extract_frames(wildcards.dataset)
 
 
 def video_inputs(wildcards):
@@ -107,7 +96,7 @@ def video_inputs(wildcards):
     if name in DEMO_DATASETS:
         return {"raw": str(raw_root(name))}
     try:
-        videos = raw_paths(config, name).videos
+        videos = CONFIG.dataset(name).raw_paths().videos
     except ConfigError as error:
         raise WorkflowError(str(error)) from None
     if videos is None:
@@ -157,7 +146,7 @@ def dataset_kind(wildcards):
 def train_options_of(wildcards):
     """Resolved `train` options of a training (a param, so editing one reruns it)."""
     stream = getattr(wildcards, "stream", "rgb")  # train_rgb has no stream wildcard
-    return train_options(config, wildcards.dataset, wildcards.protocol, stream)
+    return CONFIG.train_options(wildcards.dataset, wildcards.protocol, stream).to_dict()
 
 
 # --- ensemble (rules/ensemble.smk) --------------------------------------------------------
@@ -165,7 +154,7 @@ def train_options_of(wildcards):
 
 def ensemble_streams(wildcards):
     """Streams the dataset fuses (no rgb for a dataset without videos)."""
-    return fused_streams(config, wildcards.dataset)
+    return CONFIG.fused_streams(wildcards.dataset)
 
 
 def ensemble_scores(wildcards):
@@ -176,4 +165,4 @@ def ensemble_scores(wildcards):
 
 def ensemble_weights(wildcards):
     """The configured weights of the fused streams."""
-    return fused_weights(config, wildcards.dataset)
+    return CONFIG.fused_weights(wildcards.dataset)

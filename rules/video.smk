@@ -61,7 +61,7 @@ rule gather_pose2d:
     benchmark:
         "results/benchmarks/gather_pose2d/{dataset}.tsv"
     conda:
-        "../envs/data.yaml"
+        "../envs/video.yaml"
     script:
         "../workflow/scripts/gather_pose2d.py"
 
@@ -105,7 +105,7 @@ rule gather_roi:
     benchmark:
         "results/benchmarks/gather_roi/{dataset}.tsv"
     conda:
-        "../envs/data.yaml"
+        "../envs/video.yaml"
     script:
         "../workflow/scripts/gather_roi.py"
 

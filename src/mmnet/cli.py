@@ -1,8 +1,8 @@
 """The ``mmnet`` command: every pipeline stage, runnable without Snakemake.
 
-Each subcommand calls the same package function as the corresponding Snakemake rule and, by
-default, reads and writes the same ``results/<dataset>/...`` paths, relative to the current
-folder (run it where you would run ``snakemake``).
+Each subcommand is one call of the stage function the matching Snakemake rule calls
+(:mod:`mmnet.stages`) and, by default, reads and writes the same ``results/<dataset>/...``
+paths, relative to the current folder (run it where you would run ``snakemake``).
 """
 
 from __future__ import annotations
@@ -15,15 +15,7 @@ from pathlib import Path
 import yaml
 
 from mmnet import __version__
-from mmnet.config import (
-    ConfigError,
-    dataset_of,
-    fused_streams,
-    fused_weights,
-    load_config,
-    raw_paths,
-    raw_root,
-)
+from mmnet.config import Config, ConfigError, load_config, raw_root
 from mmnet.logs import setup_logging
 
 log = logging.getLogger("mmnet")
@@ -31,91 +23,175 @@ log = logging.getLogger("mmnet")
 DEFAULT_CONFIG = ["config/config.yaml"]
 
 
-def _results(args: argparse.Namespace, name: str) -> Path:
+def _results(args: argparse.Namespace, name: str = "") -> Path:
     """The path the workflow uses for a dataset's output ``name``."""
     return Path("results") / args.dataset / name
 
 
+def _run_dir(args: argparse.Namespace) -> Path:
+    """``results/<dataset>_<protocol>``, a protocol's training and ensemble folder."""
+    return Path("results") / f"{args.dataset}_{args.protocol}"
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(args.config)
+
+
+def _shard_output(args: argparse.Namespace):
+    from mmnet.stages.shards import ShardOutput
+
+    return ShardOutput(args.out_store, args.out_table)
+
+
+def _shard(args: argparse.Namespace):
+    from mmnet.stages.shards import Shard
+
+    return Shard.parse(args.shard)
+
+
+# --- commands: one call of a stage function each --------------------------------------------
+
+
 def cmd_validate_config(args: argparse.Namespace) -> None:
-    config = load_config(args.config)
-    sys.stdout.write(yaml.safe_dump(config, sort_keys=False))
+    sys.stdout.write(yaml.safe_dump(dict(_config(args).source), sort_keys=False))
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    config = load_config(args.config)
-    _generate_demo(config, Path(args.out) if args.out else raw_root(args.dataset))
+    from mmnet.stages.demo import demo_dataset
 
-
-def _generate_demo(config: dict, out: Path) -> None:
-    from mmnet.demo import generate_demo
-
-    demo = config["demo"]
-    generate_demo(
-        out,
-        seed=demo["seed"],
-        subjects=demo["subjects"],
-        replications=demo["replications"],
-        frames=tuple(demo["frames"]),
-    )
+    demo_dataset(_config(args), args.dataset, args.out or raw_root(args.dataset))
 
 
 def cmd_index(args: argparse.Namespace) -> None:
-    from mmnet.index import index_samples
+    from mmnet.stages.index import index_samples
 
-    config = load_config(args.config)
-    entry = config["datasets"][args.dataset]
-    index_samples(
-        dataset_of(config, args.dataset),
-        raw_paths(config, args.dataset),
-        entry["protocols"],
-        args.out or _results(args, "index.parquet"),
-    )
+    index_samples(_config(args), args.dataset, args.out or _results(args, "index.parquet"))
 
 
 def cmd_parse_skeletons(args: argparse.Namespace) -> None:
-    from mmnet.skeleton.stage import parse_scatteritem, parse_shard
+    from mmnet.stages.skeleton import parse_skeletons
 
-    config = load_config(args.config)
-    shard, n_shards = parse_scatteritem(args.shard)
-    parse_shard(
-        args.index or _results(args, "index.parquet"),
-        dataset_of(config, args.dataset),
-        shard,
-        n_shards,
-        args.out_store,
-        args.out_table,
-        on_error=config["skeleton"]["on_error"],
-        compression_level=config["skeleton"]["compression_level"],
-    )
+    parse_skeletons(
+        _config(args), args.dataset, _shard(args),
+        args.index or _results(args, "index.parquet"), _shard_output(args),
+    )  # fmt: skip
 
 
 def cmd_gather_skeletons(args: argparse.Namespace) -> None:
-    from mmnet.skeleton.stage import gather_skeletons
+    from mmnet.stages.skeleton import gather_skeletons
 
     gather_skeletons(args.index, args.stores, args.tables, args.out_store, args.out_samples)
 
 
 def cmd_skeletons(args: argparse.Namespace) -> None:
     """Whole skeleton stage for one dataset (demo raw files generated when absent)."""
-    from mmnet.index import index_samples
-    from mmnet.skeleton.stage import build_skeletons
+    from mmnet.stages.local import skeletons
 
-    config = load_config(args.config)
-    entry = config["datasets"][args.dataset]
-    dataset = dataset_of(config, args.dataset)
-    if entry["kind"] == "demo" and not raw_root(args.dataset).is_dir():
-        _generate_demo(config, raw_root(args.dataset))
-    index = _results(args, "index.parquet")
-    index_samples(dataset, raw_paths(config, args.dataset), entry["protocols"], index)
-    build_skeletons(
-        dataset,
-        index,
-        _results(args, "skeleton.zarr"),
-        _results(args, "samples.parquet"),
-        workers=args.workers,
-        on_error=config["skeleton"]["on_error"],
-        compression_level=config["skeleton"]["compression_level"],
-    )
+    skeletons(_config(args), args.dataset, _results(args), workers=args.workers)
+
+
+def cmd_extract_frames(args: argparse.Namespace) -> None:
+    from mmnet.stages.frames import extract_frames
+
+    extract_frames(
+        _config(args), args.dataset, _shard(args),
+        args.samples or _results(args, "samples.parquet"),
+        args.out or _results(args, f"frames/{args.shard}"),
+    )  # fmt: skip
+
+
+def cmd_extract_pose2d(args: argparse.Namespace) -> None:
+    from mmnet.stages.pose2d import extract_pose2d
+
+    extract_pose2d(
+        _config(args), args.dataset, _shard(args),
+        args.samples or _results(args, "samples.parquet"), _shard_output(args), args.frames,
+    )  # fmt: skip
+
+
+def cmd_gather_pose2d(args: argparse.Namespace) -> None:
+    from mmnet.stages.pose2d import gather_pose2d
+
+    gather_pose2d(args.samples, args.stores, args.tables, args.out_store, args.out_table)
+
+
+def cmd_build_roi(args: argparse.Namespace) -> None:
+    from mmnet.stages.roi import build_roi
+
+    build_roi(
+        _config(args), args.dataset, _shard(args),
+        args.samples or _results(args, "samples.parquet"),
+        args.pose_store or _results(args, "pose2d.zarr"),
+        args.pose_table or _results(args, "pose2d.parquet"),
+        _shard_output(args),
+    )  # fmt: skip
+
+
+def cmd_gather_roi(args: argparse.Namespace) -> None:
+    from mmnet.stages.roi import gather_roi
+
+    gather_roi(args.samples, args.stores, args.tables, args.out_store, args.out_table)
+
+
+def cmd_rgb(args: argparse.Namespace) -> None:
+    """Whole RGB front end of a dataset (frames, 2D pose, ROI) in-process."""
+    from mmnet.stages.local import rgb
+
+    rgb(_config(args), args.dataset, _results(args), workers=args.workers)
+
+
+def cmd_roi_preview(args: argparse.Namespace) -> None:
+    from mmnet.stages.roi import roi_preview
+
+    roi_preview(
+        _config(args), args.dataset,
+        args.store or _results(args, "roi.zarr"),
+        args.samples or _results(args, "samples.parquet"),
+        args.out or _results(args, "roi_preview.png"),
+        n_tiles=args.tiles, seed=args.seed, training=args.training,
+    )  # fmt: skip
+
+
+def cmd_train_options(args: argparse.Namespace) -> None:
+    options = _config(args).train_options(args.dataset, args.protocol, args.stream)
+    sys.stdout.write(yaml.safe_dump(options.to_dict(), sort_keys=False))
+
+
+def _training_paths(args: argparse.Namespace) -> dict:
+    """The inputs a training reads; by default the workflow's ``results/`` paths."""
+    rgb = args.stream == "rgb"
+    return {
+        "samples": args.samples or _results(args, "samples.parquet"),
+        "skeleton": args.skeleton or _results(args, "skeleton.zarr"),
+        "roi": (args.roi or _results(args, "roi.zarr")) if rgb else None,
+        "joint_model": (args.joint_model or _run_dir(args) / "joint" / "model.pt") if rgb else None,
+    }
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from mmnet.stages.train import train
+    from mmnet.train.distributed import PREEMPTED_EXIT, Preempted
+
+    try:
+        train(
+            _config(args), args.dataset, args.protocol, args.stream,
+            out_dir=args.out_dir or _run_dir(args) / args.stream, gpus=args.gpus,
+            threads=args.threads, **_training_paths(args),
+        )  # fmt: skip
+    except Preempted as stop:
+        log.warning("%s", stop)
+        raise SystemExit(PREEMPTED_EXIT) from None
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from mmnet.stages.train import evaluate
+
+    evaluate(
+        _config(args), args.dataset, args.protocol, args.stream, args.weights,
+        out_dir=args.out_dir, threads=args.threads, attention=args.attention,
+        temporal_positions=args.temporal_positions, legacy_invert=args.legacy_invert,
+        **_training_paths(args),
+    )  # fmt: skip
 
 
 def _pairs(items: list[str] | None, flag: str) -> dict[str, str]:
@@ -130,43 +206,33 @@ def _pairs(items: list[str] | None, flag: str) -> dict[str, str]:
 
 
 def cmd_ensemble(args: argparse.Namespace) -> None:
-    """Fuse score files: from a config's results folder (-d/-p) or from files given."""
+    """Fuse score files: a config's results folder (-d/-p), or files given (--scores)."""
     from mmnet.ensemble import run_ensemble
+    from mmnet.stages.ensemble import ensemble
 
-    scores: dict[str, str | Path] = dict(_pairs(args.scores, "--scores"))
+    if args.dataset:
+        if not args.protocol:
+            raise ValueError("-d/--dataset needs -p/--protocol")
+        out = Path(args.out or _run_dir(args) / "ensemble.json")
+        ensemble(
+            _config(args), args.dataset, args.protocol, _results(args, "samples.parquet"), out,
+            args.per_class or out.with_name("per_class.csv"),
+            args.confusion or out.with_name("confusion.png"),
+        )  # fmt: skip
+        return
+    scores = _pairs(args.scores, "--scores")
+    if not scores:
+        raise ValueError("give --scores STREAM=PATH ... (or -d DATASET -p PROTOCOL)")
     try:
         weights = {name: float(w) for name, w in _pairs(args.weights, "--weights").items()}
     except ValueError as error:
         raise ValueError(f"--weights: {error}") from None
-    labels, kind, use_softmax, out = args.labels, args.kind, args.softmax, args.out
-    if args.dataset:
-        if not args.protocol:
-            raise ValueError("-d/--dataset needs -p/--protocol")
-        config = load_config(args.config)
-        settings = config["ensemble"]
-        folder = Path("results") / f"{args.dataset}_{args.protocol}"
-        streams = fused_streams(config, args.dataset)
-        scores = scores or {s: folder / s / "scores.parquet" for s in streams}
-        weights = weights or fused_weights(config, args.dataset)
-        labels = labels or _results(args, "samples.parquet")
-        kind = kind or dataset_of(config, args.dataset).kind
-        use_softmax = settings["softmax"] if use_softmax is None else use_softmax
-        out = out or folder / "ensemble.json"
-    elif not scores:
-        raise ValueError("give --scores STREAM=PATH ... (or -d DATASET -p PROTOCOL)")
-    out = Path(out or "ensemble.json")
+    out = Path(args.out or "ensemble.json")
     run_ensemble(
-        scores,
-        out,
-        args.per_class or out.with_name("per_class.csv"),
-        args.confusion or out.with_name("confusion.png"),
-        labels=labels,
-        dataset=args.dataset,
-        protocol=args.protocol,
-        kind=kind,
-        weights=weights,
-        use_softmax=bool(use_softmax),
-    )
+        scores, out, args.per_class or out.with_name("per_class.csv"),
+        args.confusion or out.with_name("confusion.png"), labels=args.labels,
+        protocol=args.protocol, kind=args.kind, weights=weights, use_softmax=bool(args.softmax),
+    )  # fmt: skip
 
 
 def cmd_export_scores(args: argparse.Namespace) -> None:
@@ -175,168 +241,7 @@ def cmd_export_scores(args: argparse.Namespace) -> None:
     export_score_pickles(args.scores, args.out, args.labels_out)
 
 
-def cmd_extract_frames(args: argparse.Namespace) -> None:
-    from mmnet.frames import FrameConfig, extract_frames
-    from mmnet.skeleton.stage import parse_scatteritem
-
-    config = load_config(args.config)
-    shard, n_shards = parse_scatteritem(args.shard)
-    extract_frames(
-        args.samples or _results(args, "samples.parquet"),
-        dataset_of(config, args.dataset),
-        shard,
-        n_shards,
-        args.out or _results(args, f"frames/{args.shard}"),
-        FrameConfig(**config["frames"]),
-    )
-
-
-def cmd_extract_pose2d(args: argparse.Namespace) -> None:
-    from mmnet.frames import FrameConfig
-    from mmnet.pose2d.stage import run_pose2d_shard
-
-    config = load_config(args.config)
-    run_pose2d_shard(
-        args.samples or _results(args, "samples.parquet"),
-        dataset_of(config, args.dataset),
-        config["datasets"][args.dataset],
-        config["pose2d"],
-        FrameConfig(**config["frames"]),
-        args.shard,
-        args.out_store,
-        args.out_table,
-        frames_dir=args.frames,
-    )
-
-
-def cmd_gather_pose2d(args: argparse.Namespace) -> None:
-    from mmnet.pose2d.stage import gather_pose2d
-
-    gather_pose2d(args.samples, args.stores, args.tables, args.out_store, args.out_table)
-
-
-def cmd_build_roi(args: argparse.Namespace) -> None:
-    from mmnet.frames import FrameConfig
-    from mmnet.roi.stage import build_roi
-    from mmnet.skeleton.stage import parse_scatteritem
-
-    config = load_config(args.config)
-    shard, n_shards = parse_scatteritem(args.shard)
-    build_roi(
-        args.samples or _results(args, "samples.parquet"),
-        args.pose_store or _results(args, "pose2d.zarr"),
-        args.pose_table or _results(args, "pose2d.parquet"),
-        dataset_of(config, args.dataset),
-        shard,
-        n_shards,
-        args.out_store,
-        args.out_table,
-        FrameConfig(**config["frames"]),
-        effort=config["roi"]["webp_effort"],
-    )
-
-
-def cmd_gather_roi(args: argparse.Namespace) -> None:
-    from mmnet.roi.stage import gather_roi
-
-    gather_roi(args.samples, args.stores, args.tables, args.out_store, args.out_table)
-
-
-def cmd_rgb(args: argparse.Namespace) -> None:
-    """Whole RGB front end of a dataset (frames, 2D pose, ROI) in-process."""
-    from mmnet.roi.stage import build_rgb
-
-    config = load_config(args.config)
-    build_rgb(
-        dataset_of(config, args.dataset),
-        config["datasets"][args.dataset],
-        config,
-        _results(args, "samples.parquet"),
-        _results(args, ""),
-        workers=args.workers,
-    )
-
-
-def cmd_roi_preview(args: argparse.Namespace) -> None:
-    from mmnet.roi.preview import write_preview
-
-    config = load_config(args.config)
-    write_preview(
-        args.store or _results(args, "roi.zarr"),
-        args.samples or _results(args, "samples.parquet"),
-        args.out or _results(args, "roi_preview.png"),
-        n_tiles=args.tiles or config["roi"]["preview_tiles"],
-        class_names=dataset_of(config, args.dataset).class_names,
-        seed=args.seed,
-        training=args.training,
-    )
-
-
-def cmd_train_options(args: argparse.Namespace) -> None:
-    from mmnet.config import train_options
-
-    config = load_config(args.config)
-    options = train_options(config, args.dataset, args.protocol, args.stream)
-    sys.stdout.write(yaml.safe_dump(options, sort_keys=False))
-
-
-def _train_job(args: argparse.Namespace):
-    """The TrainJob the flags describe; paths default to the workflow's results/ paths."""
-    from mmnet.config import train_options
-    from mmnet.train import TrainJob
-
-    config = load_config(args.config)
-    options = train_options(config, args.dataset, args.protocol, args.stream)
-    for key in ("attention", "temporal_positions", "legacy_invert"):  # evaluate's switches
-        if getattr(args, key, None) is not None:
-            options[key] = getattr(args, key)
-    run = Path("results") / f"{args.dataset}_{args.protocol}"
-    return TrainJob(
-        dataset=args.dataset,
-        kind=config["datasets"][args.dataset]["kind"],
-        protocol=args.protocol,
-        stream=args.stream,
-        options=options,
-        samples=str(args.samples or _results(args, "samples.parquet")),
-        skeleton=str(args.skeleton or _results(args, "skeleton.zarr")),
-        out_dir=str(args.out_dir or run / args.stream),
-        roi=str(args.roi or _results(args, "roi.zarr")) if args.stream == "rgb" else None,
-        joint_model=str(args.joint_model or run / "joint" / "model.pt")
-        if args.stream == "rgb"
-        else None,
-    )
-
-
-def cmd_train(args: argparse.Namespace) -> None:
-    import json
-    import os
-
-    from mmnet.train import Preempted, TrainJob, train_stream
-
-    if os.environ.get("RANK", "0") != "0":  # a torchrun worker other than rank 0
-        logging.getLogger().setLevel(logging.WARNING)
-    if args.job:
-        job = TrainJob(**json.loads(Path(args.job).read_text()))
-    else:
-        if not (args.dataset and args.protocol and args.stream):
-            raise ValueError("mmnet train needs --dataset, --protocol and --stream (or --job)")
-        job = _train_job(args)
-    try:
-        train_stream(job, gpus=args.gpus, threads=args.threads)
-    except Preempted as stop:
-        log.warning("%s", stop)
-        raise SystemExit(PREEMPTED_EXIT) from None
-
-
-def cmd_evaluate(args: argparse.Namespace) -> None:
-    from mmnet.train import evaluate_stream
-
-    evaluate_stream(_train_job(args), args.weights, threads=args.threads)
-
-
-#: Exit status of a training stopped by SIGTERM after saving its resume file (EX_TEMPFAIL):
-#: non-zero, so that Snakemake / SLURM retry the job, which then resumes.
-PREEMPTED_EXIT = 75
+# --- the parser -------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -362,6 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
         if dataset:
             p.add_argument("-d", "--dataset", required=True, help="dataset name in the config")
 
+    def with_shard(p: argparse.ArgumentParser, outputs: bool = True) -> None:
+        p.add_argument("--shard", default="1-of-1", help="which shard, as I-of-N (default: 1-of-1)")
+        if outputs:
+            p.add_argument("--out-store", required=True, help="shard zarr store to write")
+            p.add_argument("--out-table", required=True, help="shard parquet table to write")
+
     p = command("validate-config", cmd_validate_config, "validate config(s), print the result")
     p.add_argument("config", nargs="+", help="config file(s)")
 
@@ -376,9 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("parse-skeletons", cmd_parse_skeletons, "parse one shard of skeleton files")
     with_config(p)
     p.add_argument("--index", help="index.parquet (default: results/<dataset>/index.parquet)")
-    p.add_argument("--shard", default="1-of-1", help="which shard, as I-of-N (default: 1-of-1)")
-    p.add_argument("--out-store", required=True, help="shard zarr store to write")
-    p.add_argument("--out-table", required=True, help="shard parquet table to write")
+    with_shard(p)
 
     p = command("gather-skeletons", cmd_gather_skeletons, "merge shard stores -> skeleton.zarr")
     p.add_argument("--index", required=True, help="index.parquet")
@@ -412,16 +321,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--labels",
-        help="reference labels: the original's (names, labels) pickle or samples.parquet "
-        "(with -p); default with -d: results/<dataset>/samples.parquet",
+        help="reference labels: the original's (names, labels) pickle or samples.parquet (with -p)",
     )
-    p.add_argument("--kind", help="dataset kind for class names (default with -d: the config's)")
+    p.add_argument("--kind", help="dataset kind for class names (with --scores)")
     p.add_argument("--weights", nargs="+", metavar="STREAM=W", help="stream weights (default 1)")
     p.add_argument(
         "--softmax",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="softmax each stream before the weighted sum (default: the config's, else off)",
+        help="softmax each stream before the weighted sum (with --scores; -d uses the config's)",
     )
     p.add_argument("--out", help="ensemble.json (default: results/<dataset>_<protocol>/ or .)")
     p.add_argument("--per-class", help="per-class table (default: per_class.csv beside --out)")
@@ -442,16 +350,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("extract-frames", cmd_extract_frames, "decode one shard's selected frames")
     with_config(p)
     p.add_argument("--samples", help=samples_help)
-    p.add_argument("--shard", default="1-of-1", help="which shard, as I-of-N (default: 1-of-1)")
+    with_shard(p, outputs=False)
     p.add_argument("--out", help="output folder (default: results/<dataset>/frames/<shard>)")
 
     p = command("extract-pose2d", cmd_extract_pose2d, "2D poses of one shard's selected frames")
     with_config(p)
     p.add_argument("--samples", help=samples_help)
-    p.add_argument("--shard", default="1-of-1", help="which shard, as I-of-N (default: 1-of-1)")
+    with_shard(p)
     p.add_argument("--frames", help="kept extract-frames output of the shard (openpose binary)")
-    p.add_argument("--out-store", required=True, help="shard zarr store to write")
-    p.add_argument("--out-table", required=True, help="shard parquet table to write")
 
     for name, func, what in (
         ("gather-pose2d", cmd_gather_pose2d, "pose2d"),
@@ -469,9 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", help=samples_help)
     p.add_argument("--pose-store", help="pose2d.zarr (default: results/<dataset>/pose2d.zarr)")
     p.add_argument("--pose-table", help="pose2d.parquet (default: results/<dataset>/...)")
-    p.add_argument("--shard", default="1-of-1", help="which shard, as I-of-N (default: 1-of-1)")
-    p.add_argument("--out-store", required=True, help="shard zarr store to write")
-    p.add_argument("--out-table", required=True, help="shard parquet table to write")
+    with_shard(p)
 
     p = command("rgb", cmd_rgb, "whole RGB front end (frames, 2D pose, ROI), in-process")
     with_config(p)
@@ -490,11 +394,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="which samples (and draws)")
     p.add_argument("--training", action="store_true", help="random training draws, not eval")
 
-    def with_stream(p: argparse.ArgumentParser, required: bool = True) -> None:
+    def with_stream(p: argparse.ArgumentParser) -> None:
         with_config(p, dataset=False)
-        p.add_argument("-d", "--dataset", required=required, help="dataset name in the config")
-        p.add_argument("-p", "--protocol", required=required, help="protocol (xsub, xview...)")
-        p.add_argument("-s", "--stream", choices=["joint", "bone", "rgb"], required=required)
+        p.add_argument("-d", "--dataset", required=True, help="dataset name in the config")
+        p.add_argument("-p", "--protocol", required=True, help="protocol (xsub, xview...)")
+        p.add_argument("-s", "--stream", choices=["joint", "bone", "rgb"], required=True)
 
     def with_paths(p: argparse.ArgumentParser) -> None:
         p.add_argument("--samples", help="default: results/<dataset>/samples.parquet")
@@ -509,13 +413,12 @@ def build_parser() -> argparse.ArgumentParser:
     with_stream(p)
 
     p = command("train", cmd_train, "train one stream of one protocol (model.pt, scores...)")
-    with_stream(p, required=False)
+    with_stream(p)
     with_paths(p)
     p.add_argument("--out-dir", help="default: results/<dataset>_<protocol>/<stream>")
     p.add_argument(
         "--gpus", type=int, default=1, help="GPUs to use; more than 1 runs torchrun (DDP)"
     )
-    p.add_argument("--job", help="a TrainJob as JSON (how torchrun workers are started)")
 
     p = command(
         "evaluate", cmd_evaluate, "score a protocol's test split with model.pt or released weights"

@@ -1,13 +1,16 @@
 """Load and validate the pipeline configuration; the same code serves Snakemake and the CLI.
 
 Validation fills the schema's defaults in place (so both entry points see identical configs)
-and turns every failure into a :class:`ConfigError` that names the offending key.
+and turns every failure into a :class:`ConfigError` that names the offending key. The
+validated dict then becomes a :class:`Config`: typed, immutable sections that the stages
+read (no string-keyed look-ups past this module).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,9 @@ import yaml
 
 from mmnet.datasets import DATASETS, get_dataset
 from mmnet.datasets.base import Dataset, RawPaths
+from mmnet.frames import FrameConfig
+from mmnet.pose2d.base import PoseOptions
+from mmnet.train.options import TrainOptions
 
 SCHEMA_PATH = Path(str(resources.files("mmnet") / "resources" / "config.schema.yaml"))
 
@@ -139,13 +145,14 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"{key}: {error.message}"
 
 
-def load_config(paths: Iterable[str | Path], overrides: dict | None = None) -> dict:
-    """Merge YAML files (later ones update earlier ones, like ``--configfile``) and validate."""
+def load_config(paths: Iterable[str | Path], overrides: dict | None = None) -> Config:
+    """Merge YAML files (later ones update earlier ones, like ``--configfile``), validate,
+    and type the result."""
     config: dict[str, Any] = {}
     for path in paths:
         _update(config, yaml.safe_load(Path(path).read_text()) or {})
     _update(config, overrides or {})
-    return validate_config(config)
+    return Config.from_dict(config)
 
 
 def _update(base: dict, new: dict) -> None:
@@ -157,7 +164,7 @@ def _update(base: dict, new: dict) -> None:
 
 
 def dataset_of(config: dict, name: str) -> Dataset:
-    """The :class:`Dataset` of config entry ``name``."""
+    """The :class:`Dataset` of entry ``name`` of a (validated) config dict."""
     try:
         entry = config["datasets"][name]
     except KeyError:
@@ -171,11 +178,6 @@ def dataset_of(config: dict, name: str) -> Dataset:
 def raw_root(name: str) -> Path:
     """Where a generated (demo) dataset's raw files go."""
     return Path("results") / name / "raw"
-
-
-def raw_paths(config: dict, name: str, check: bool = True) -> RawPaths:
-    """Raw paths of config entry ``name`` (see :func:`raw_paths_of`)."""
-    return raw_paths_of(name, config["datasets"][name], check)
 
 
 def raw_paths_of(name: str, entry: dict, check: bool = True) -> RawPaths:
@@ -230,34 +232,8 @@ _TRAIN_RULE_LISTS = ("presets", "overrides")
 _NOT_OPTIONS = (*_TRAIN_RULE_LISTS, "protocols")
 
 
-def has_rgb(config: dict, dataset: str) -> bool:
-    """Whether ``dataset`` gets the RGB side (frames, 2D pose, ROI, rgb stream): the demo,
-    and datasets whose config entry names their videos."""
-    entry = config["datasets"][dataset]
-    return entry["kind"] == "demo" or bool(entry.get("videos"))
-
-
-def fused_streams(config: dict, dataset: str) -> list[str]:
-    """The streams ``ensemble.json`` fuses for ``dataset``: ``ensemble.streams``, less
-    ``rgb`` for a dataset without the RGB side (which then fuses its skeleton streams)."""
-    streams = config["ensemble"]["streams"]
-    return streams if has_rgb(config, dataset) else [s for s in streams if s != "rgb"]
-
-
-def fused_weights(config: dict, dataset: str) -> dict[str, float]:
-    """``ensemble.weights`` of the streams :func:`fused_streams` fuses for ``dataset``."""
-    streams = fused_streams(config, dataset)
-    return {s: w for s, w in config["ensemble"]["weights"].items() if s in streams}
-
-
-def trained_protocols(config: dict, dataset: str) -> list[str]:
-    """Protocols of ``dataset`` trained by default (``train.protocols``, else all)."""
-    return config["train"]["protocols"].get(dataset, config["datasets"][dataset]["protocols"])
-
-
-def train_options(config: dict, dataset: str, protocol: str, stream: str) -> dict:
-    """The training hyper-parameters of one ``(dataset, protocol, stream)``: the ``train``
-    keys, updated by every matching rule of ``train.presets`` and then ``train.overrides``."""
+def _resolve_train(config: dict, dataset: str, protocol: str, stream: str) -> dict:
+    """The ``train`` keys, updated by every matching rule of ``presets``, then ``overrides``."""
     train = config["train"]
     facts = _train_facts(config, dataset, protocol, stream)
     options = {k: copy.deepcopy(v) for k, v in train.items() if k not in _NOT_OPTIONS}
@@ -317,9 +293,156 @@ def _validate_train(config: dict, schema: dict) -> None:
     for name, entry in config["datasets"].items():
         for protocol in entry["protocols"]:
             for stream in TRAIN_STREAMS:
-                options = train_options(config, name, protocol, stream)
+                options = _resolve_train(config, name, protocol, stream)
                 if options["selection"] == "best_val" and options["val_fraction"] == 0:
                     raise ConfigError(
                         f"train: {name}_{protocol} {stream}: selection 'best_val' needs "
                         f"val_fraction > 0 (or selection 'last')"
                     )
+
+
+# --------------------------------------------------------------------------------------
+# The typed view: what stages read.
+
+
+@dataclass(frozen=True)
+class SkeletonOptions:
+    """The ``skeleton`` section (see the schema)."""
+
+    on_error: str = "fail"
+    compression_level: int = 3
+
+
+@dataclass(frozen=True)
+class RoiOptions:
+    """The ``roi`` section (see the schema)."""
+
+    webp_effort: int = 1
+    preview_tiles: int = 16
+
+
+@dataclass(frozen=True)
+class EnsembleOptions:
+    """The ``ensemble`` section (see the schema)."""
+
+    streams: tuple[str, ...] = ("joint", "bone", "rgb")
+    weights: Mapping[str, float] | None = None
+    softmax: bool = False
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """The ``demo`` section: the demo generator's settings (see the schema)."""
+
+    seed: int = 0
+    subjects: int = 6
+    replications: int = 2
+    frames: tuple[int, int] = (40, 56)
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """One entry of ``datasets``: its name, kind, protocols, raw paths and pose source."""
+
+    name: str
+    kind: Dataset
+    protocols: tuple[str, ...]
+    pose_backend: str
+    openpose_json: Path | None
+    entry: Mapping[str, Any]  # the validated entry (raw paths are resolved from it)
+
+    @property
+    def generated(self) -> bool:
+        """Its raw files are generated under ``results/<name>/raw`` (the demo)."""
+        return self.kind.kind == "demo"
+
+    @property
+    def has_rgb(self) -> bool:
+        """Whether it gets the RGB side (frames, 2D pose, ROI, rgb stream): the demo, and
+        datasets whose entry names their videos."""
+        return self.generated or bool(self.entry.get("videos"))
+
+    def raw_paths(self, check: bool = True) -> RawPaths:
+        """Its raw paths; with ``check``, a missing one is a ConfigError naming key and path."""
+        return raw_paths_of(self.name, dict(self.entry), check)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated configuration as typed sections; build it with :meth:`from_dict` or
+    :func:`load_config`."""
+
+    source: Mapping[str, Any]  # the validated dict, defaults filled in
+    datasets: Mapping[str, DatasetConfig]
+    skeleton: SkeletonOptions
+    frames: FrameConfig
+    pose2d: PoseOptions
+    roi: RoiOptions
+    ensemble: EnsembleOptions
+    demo: DemoOptions
+
+    @classmethod
+    def from_dict(cls, config: dict) -> Config:
+        """Validate ``config`` (filling the schema's defaults into it) and type it."""
+        validate_config(config)
+        datasets = {
+            name: DatasetConfig(
+                name=name,
+                kind=get_dataset(entry["kind"]),
+                protocols=tuple(entry["protocols"]),
+                pose_backend=entry.get("pose_backend", "kinect"),
+                openpose_json=Path(entry["openpose_json"]) if entry.get("openpose_json") else None,
+                entry=copy.deepcopy(entry),
+            )
+            for name, entry in config["datasets"].items()
+        }
+        ensemble = config["ensemble"]
+        demo = {**config["demo"], "frames": tuple(config["demo"]["frames"])}
+        return cls(
+            source=config,
+            datasets=datasets,
+            skeleton=SkeletonOptions(**config["skeleton"]),
+            frames=FrameConfig(**config["frames"]),
+            pose2d=PoseOptions.from_dict(config["pose2d"]),
+            roi=RoiOptions(**config["roi"]),
+            ensemble=EnsembleOptions(
+                tuple(ensemble["streams"]), dict(ensemble["weights"]), ensemble["softmax"]
+            ),
+            demo=DemoOptions(**demo),
+        )
+
+    def dataset(self, name: str) -> DatasetConfig:
+        try:
+            return self.datasets[name]
+        except KeyError:
+            raise ConfigError(
+                f"datasets.{name}: no such dataset in the config (have {sorted(self.datasets)})"
+            ) from None
+
+    def train_options(self, dataset: str, protocol: str, stream: str) -> TrainOptions:
+        """The hyper-parameters of one ``(dataset, protocol, stream)`` training."""
+        self.dataset(dataset)
+        return TrainOptions.from_dict(_resolve_train(dict(self.source), dataset, protocol, stream))
+
+    def trained_protocols(self, dataset: str) -> list[str]:
+        """Protocols trained by default (``train.protocols``, else all of the dataset)."""
+        default = list(self.dataset(dataset).protocols)
+        return list(self.source["train"]["protocols"].get(dataset, default))
+
+    def fused_streams(self, dataset: str) -> list[str]:
+        """The streams ``ensemble.json`` fuses for ``dataset``: ``ensemble.streams``, less
+        ``rgb`` for a dataset without the RGB side (which then fuses its skeleton streams)."""
+        streams = list(self.ensemble.streams)
+        return streams if self.dataset(dataset).has_rgb else [s for s in streams if s != "rgb"]
+
+    def fused_weights(self, dataset: str) -> dict[str, float]:
+        """``ensemble.weights`` of the streams :meth:`fused_streams` fuses."""
+        streams = self.fused_streams(dataset)
+        return {s: w for s, w in (self.ensemble.weights or {}).items() if s in streams}
+
+    def runs_extract_frames(self, dataset: str) -> bool:
+        """Whether extract_frames runs for ``dataset`` (the OpenPose binary, kept frames)."""
+        from mmnet.pose2d import runs_extract_frames
+
+        backend = self.dataset(dataset).pose_backend
+        return runs_extract_frames(backend, self.pose2d, self.frames.keep)

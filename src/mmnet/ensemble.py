@@ -18,7 +18,6 @@ What the original does (spec §7) and what we change (spec §9 items 29-30):
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import logging
@@ -32,9 +31,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from mmnet.datasets import get_dataset
-from mmnet.datasets.base import STATUS_OK
 from mmnet.scores import PICKLE_SUFFIXES, load_scores, read_label_pickle
-from mmnet.store import atomic_path
+from mmnet.status import STATUS_OK
+from mmnet.store import atomic_path, sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -222,11 +221,7 @@ def combinations_of(streams: Sequence[str]) -> list[tuple[str, ...]]:
 
 
 def file_entry(path: str | Path) -> dict[str, str]:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return {"path": str(path), "sha256": digest.hexdigest()}
+    return {"path": str(path), "sha256": sha256_of(path)}
 
 
 def run_ensemble(

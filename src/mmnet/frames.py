@@ -24,26 +24,13 @@ frames to try, in order.
 
 from __future__ import annotations
 
-import logging
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
-from PIL import Image
-
-from mmnet.datasets.base import STATUS_OK, Dataset
-from mmnet.logs import progress
-from mmnet.store import SAMPLES_PER_FILE, atomic_path, shard_blocks, typed_table, write_parquet
-from mmnet.video import VideoError, VideoReader, open_sample_video, scaled_size
-
-log = logging.getLogger(__name__)
 
 #: Column entry of a frame that does not exist (``L < K + 1``) or has no person.
 NO_FRAME = -1
-#: Stage status of a sample that is not ``ok`` in ``samples.parquet`` (not processed).
-STATUS_SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
@@ -161,100 +148,3 @@ class FrameConfig:
     def max_pose_frames(self) -> int:
         """Most frames the pose stage can look at in one sample (every slot, every fallback)."""
         return self.slots * (1 + self.fallback)
-
-
-# --- the extract_frames stage --------------------------------------------------------------
-
-FRAMES_TABLE = "frames.parquet"
-IMAGES = "images"
-FRAMES_COLUMNS = (
-    "row", "sample", "frames_status", "frames_reason", "video_frames", "video_width",
-    "video_height", "image_width", "image_height", "frames_written",
-)  # fmt: skip
-
-
-def write_frame_images(
-    reader: VideoReader,
-    frames: dict[int, str],
-    out_dir: Path,
-    *,
-    first_frame: int = 0,
-    max_height: int | None,
-    quality: int,
-) -> tuple[int, int]:
-    """Decode sample frames ``{frame: file stem}`` and write them as JPEG into ``out_dir``.
-
-    Frames are shrunk to ``max_height`` lines (pose models see far fewer; ``docs/rgb.md``).
-    Returns the image size ``(width, height)``.
-    """
-    size = scaled_size(reader.width, reader.height, max_height)
-    images = reader.read([first_frame + f for f in frames], size=size)
-    for frame, stem in frames.items():
-        Image.fromarray(images[first_frame + frame]).save(out_dir / f"{stem}.jpg", quality=quality)
-    return size
-
-
-def extract_frames(
-    samples: str | Path,
-    dataset: Dataset,
-    shard: int,
-    n_shards: int,
-    out_dir: str | Path,
-    config: FrameConfig,
-    *,
-    samples_per_file: int = SAMPLES_PER_FILE,
-) -> pd.DataFrame:
-    """Decode the selected frames of shard ``shard`` of ``n_shards`` into ``out_dir``.
-
-    ``out_dir/images/<stem>.jpg`` (OpenPose's naming, so ``openpose.bin --image_dir`` writes
-    the JSON names the original used) and ``out_dir/frames.parquet``: one row per sample of
-    the shard with ``frames_status`` (``ok``, ``skipped``, or the video problem) and sizes.
-    A bad video is recorded, not fatal.
-    """
-    table = pd.read_parquet(samples)
-    blocks = shard_blocks(len(table), shard, n_shards, samples_per_file)
-    rows = [row for block in blocks for row in block]
-    records = []
-    with atomic_path(out_dir) as tmp:
-        (tmp / IMAGES).mkdir(parents=True)
-        for row in progress(rows, desc=f"frames {shard + 1}/{n_shards}", unit="sample"):
-            sample = table.iloc[row].to_dict()
-            record = {"row": row, "sample": sample["sample"], "frames_status": STATUS_SKIPPED,
-                      "frames_reason": f"sample status is {sample['status']}"}  # fmt: skip
-            if sample["status"] == STATUS_OK:
-                record.update(_extract_sample(dataset, sample, tmp / IMAGES, config))
-            records.append(record)
-        result = typed_table(records, FRAMES_COLUMNS)
-        write_parquet(result, tmp / FRAMES_TABLE)
-    written = int(result["frames_written"].fillna(0).sum())
-    video_frames = int(result["video_frames"].fillna(0).sum())
-    log.info(
-        "shard %d/%d: %d samples, %d of their %d video frames decoded and written; %s",
-        shard + 1, n_shards, len(rows), written, video_frames,
-        result["frames_status"].value_counts().to_dict(),
-    )  # fmt: skip
-    return result
-
-
-def _extract_sample(dataset: Dataset, sample: dict, out_dir: Path, config: FrameConfig) -> dict:
-    video = dataset.sample_video(sample)
-    selection = config.select(video.n_frames, sample["sample"])
-    try:
-        with open_sample_video(video) as reader:
-            frames = {
-                int(f): dataset.frame_stem(sample, video.first_frame + int(f))
-                for f in selection.frames()
-            }
-            width, height = write_frame_images(
-                reader, frames, out_dir, first_frame=video.first_frame,
-                max_height=config.pose_height, quality=config.jpeg_quality,
-            )  # fmt: skip
-            return {
-                "frames_status": STATUS_OK, "frames_reason": "",
-                "video_frames": reader.n_frames, "video_width": reader.width,
-                "video_height": reader.height, "image_width": width, "image_height": height,
-                "frames_written": len(frames),
-            }  # fmt: skip
-    except VideoError as err:
-        log.warning("%s: %s", sample["sample"], err)
-        return {"frames_status": err.status, "frames_reason": str(err)}

@@ -13,6 +13,7 @@ their own store; :func:`gather_stores` then hard-links those files into the fina
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import uuid
@@ -53,6 +54,15 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
         elif tmp.exists():
             tmp.unlink()
+
+
+def sha256_of(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_parquet(table: pd.DataFrame, path: str | Path) -> None:
@@ -159,13 +169,6 @@ class SampleReader:
 
 #: Index entry of an inner chunk that was never written (zarr's sharding format).
 EMPTY_CHUNK = 2**64 - 1
-
-
-def shard_blocks(n_rows: int, shard: int, n_shards: int, samples_per_file: int) -> list[range]:
-    """Row ranges of job ``shard`` (0-based) of ``n_shards``: every ``n_shards``-th block of
-    ``samples_per_file`` rows, so each shard file is written by exactly one job."""
-    starts = range(shard * samples_per_file, n_rows, n_shards * samples_per_file)
-    return [range(s, min(s + samples_per_file, n_rows)) for s in starts]
 
 
 def gather_stores(parts: list[str | Path], out: str | Path, array: str | list[str]) -> None:

@@ -28,13 +28,13 @@ import av
 import numpy as np
 
 from mmnet.datasets.base import SampleVideo
+from mmnet.status import (
+    STATUS_FRAME_COUNT_MISMATCH,
+    STATUS_VIDEO_MISSING,
+    STATUS_VIDEO_UNREADABLE,
+)
 
 log = logging.getLogger(__name__)
-
-#: ``status`` values a stage records for a sample whose video cannot be used.
-VIDEO_MISSING = "video_missing"
-VIDEO_UNREADABLE = "video_unreadable"
-FRAME_COUNT_MISMATCH = "frame_count_mismatch"
 
 
 class _UnorderedTimestamps(Exception):
@@ -42,7 +42,7 @@ class _UnorderedTimestamps(Exception):
 
 
 class VideoError(Exception):
-    """A video that cannot be used; ``status`` is one of the constants above."""
+    """A video that cannot be used; ``status`` is one of ``mmnet.status``'s video statuses."""
 
     def __init__(self, path: str | Path, status: str, problem: str):
         self.path, self.status, self.problem = str(path), status, problem
@@ -59,14 +59,14 @@ class VideoReader:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not self.path.is_file():
-            raise VideoError(path, VIDEO_MISSING, "video file does not exist")
+            raise VideoError(path, STATUS_VIDEO_MISSING, "video file does not exist")
         try:
             self._container = av.open(str(self.path))
         except (av.error.FFmpegError, OSError) as err:
-            raise VideoError(path, VIDEO_UNREADABLE, f"cannot open ({err})") from err
+            raise VideoError(path, STATUS_VIDEO_UNREADABLE, f"cannot open ({err})") from err
         try:
             if not self._container.streams.video:
-                raise VideoError(path, VIDEO_UNREADABLE, "no video stream")
+                raise VideoError(path, STATUS_VIDEO_UNREADABLE, "no video stream")
             self._stream = self._container.streams.video[0]
             self._pts, self._keyframe_pts, in_decode_order = self._index()
         except BaseException:
@@ -91,19 +91,21 @@ class VideoReader:
                     continue  # the flushing packet at the end
                 stamp = packet.pts if packet.pts is not None else packet.dts
                 if stamp is None:
-                    raise VideoError(self.path, VIDEO_UNREADABLE, "packets without timestamps")
+                    raise VideoError(
+                        self.path, STATUS_VIDEO_UNREADABLE, "packets without timestamps"
+                    )
                 pts.append(stamp)
                 if packet.is_keyframe:
                     keys.append(stamp)
         except av.error.FFmpegError as err:
-            raise VideoError(self.path, VIDEO_UNREADABLE, f"cannot demux ({err})") from err
+            raise VideoError(self.path, STATUS_VIDEO_UNREADABLE, f"cannot demux ({err})") from err
         if not pts:
-            raise VideoError(self.path, VIDEO_UNREADABLE, "no video frames")
+            raise VideoError(self.path, STATUS_VIDEO_UNREADABLE, "no video frames")
         in_decode_order = all(a < b for a, b in itertools.pairwise(pts))
         pts.sort()
         keys.sort()
         if not keys or keys[0] > pts[0]:
-            raise VideoError(self.path, VIDEO_UNREADABLE, "does not start with a keyframe")
+            raise VideoError(self.path, STATUS_VIDEO_UNREADABLE, "does not start with a keyframe")
         return pts, keys, in_decode_order
 
     @property
@@ -123,7 +125,7 @@ class VideoReader:
         if self.n_frames != expected:
             raise VideoError(
                 self.path,
-                FRAME_COUNT_MISMATCH,
+                STATUS_FRAME_COUNT_MISMATCH,
                 f"video has {self.n_frames} frames, the skeleton {expected}",
             )
 
@@ -145,7 +147,7 @@ class VideoReader:
                         format="rgb24", width=size[0], height=size[1], interpolation="AREA"
                     )
         except av.error.FFmpegError as err:
-            raise VideoError(self.path, VIDEO_UNREADABLE, f"cannot decode ({err})") from err
+            raise VideoError(self.path, STATUS_VIDEO_UNREADABLE, f"cannot decode ({err})") from err
         return out
 
     def _decode_at(self, index: int) -> av.VideoFrame:
@@ -173,7 +175,9 @@ class VideoReader:
                 return frame
             if frame.pts > target:
                 break
-        raise VideoError(self.path, VIDEO_UNREADABLE, f"frame with timestamp {target} not decoded")
+        raise VideoError(
+            self.path, STATUS_VIDEO_UNREADABLE, f"frame with timestamp {target} not decoded"
+        )
 
     def _decode_by_count(self, index: int) -> av.VideoFrame:
         """Frame ``index`` as the ``index``-th decoded frame, from the start if need be.
@@ -189,7 +193,9 @@ class VideoReader:
             self._position += 1
             if self._position == index:
                 return frame
-        raise VideoError(self.path, VIDEO_UNREADABLE, f"frame {index} not decoded (file too short)")
+        raise VideoError(
+            self.path, STATUS_VIDEO_UNREADABLE, f"frame {index} not decoded (file too short)"
+        )
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """Every frame in order (sequential decode; what the original's MATLAB route does)."""
@@ -217,7 +223,9 @@ def open_sample_video(video: SampleVideo) -> VideoReader:
     and go on with the next sample.
     """
     if video.path is None:
-        raise VideoError("<no video path>", VIDEO_MISSING, "no video configured for the sample")
+        raise VideoError(
+            "<no video path>", STATUS_VIDEO_MISSING, "no video configured for the sample"
+        )
     reader = VideoReader(video.path)
     try:
         if video.whole_video:
@@ -225,7 +233,7 @@ def open_sample_video(video: SampleVideo) -> VideoReader:
         elif video.first_frame + video.n_frames > reader.n_frames:
             raise VideoError(
                 video.path,
-                FRAME_COUNT_MISMATCH,
+                STATUS_FRAME_COUNT_MISMATCH,
                 f"video has {reader.n_frames} frames, the sample needs frames "
                 f"{video.first_frame}..{video.first_frame + video.n_frames - 1}",
             )
@@ -240,3 +248,26 @@ def scaled_size(width: int, height: int, max_height: int | None) -> tuple[int, i
     if max_height is None or height <= max_height:
         return width, height
     return 2 * round(width * max_height / height / 2), max_height
+
+
+def write_frame_images(
+    reader: VideoReader,
+    frames: dict[int, str],
+    out_dir: Path,
+    *,
+    first_frame: int = 0,
+    max_height: int | None,
+    quality: int,
+) -> tuple[int, int]:
+    """Decode sample frames ``{frame: file stem}`` and write them as JPEG into ``out_dir``.
+
+    Frames are shrunk to ``max_height`` lines (pose models see far fewer; ``docs/rgb.md``).
+    Returns the image size ``(width, height)``.
+    """
+    from PIL import Image
+
+    size = scaled_size(reader.width, reader.height, max_height)
+    images = reader.read([first_frame + f for f in frames], size=size)
+    for frame, stem in frames.items():
+        Image.fromarray(images[first_frame + frame]).save(out_dir / f"{stem}.jpg", quality=quality)
+    return size

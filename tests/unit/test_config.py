@@ -7,14 +7,7 @@ import copy
 import pytest
 from conftest import REPO
 
-from mmnet.config import (
-    ConfigError,
-    fused_streams,
-    has_rgb,
-    load_config,
-    raw_paths,
-    validate_config,
-)
+from mmnet.config import Config, ConfigError, SkeletonOptions, load_config, validate_config
 
 NTU = {"datasets": {"ntu60": {"kind": "ntu60", "skeletons": "/nowhere/skeletons"}}}
 
@@ -52,30 +45,30 @@ def test_errors_name_the_key(change, message):
 
 
 def test_missing_raw_folder_names_key_and_path(tmp_path):
-    config = validate_config(copy.deepcopy(NTU))
+    config = Config.from_dict(copy.deepcopy(NTU))
     with pytest.raises(
         ConfigError, match=r"datasets\.ntu60\.skeletons: folder '/nowhere/skeletons' does not exist"
     ):
-        raw_paths(config, "ntu60")
-    config["datasets"]["ntu60"]["skeletons"] = str(tmp_path)
-    config["datasets"]["ntu60"]["videos"] = str(tmp_path / "videos")
+        config.dataset("ntu60").raw_paths()
+    entry = {**NTU["datasets"]["ntu60"], "skeletons": str(tmp_path), "videos": str(tmp_path / "v")}
+    config = Config.from_dict({**copy.deepcopy(NTU), "datasets": {"ntu60": entry}})
     with pytest.raises(ConfigError, match=r"datasets\.ntu60\.videos: folder"):
-        raw_paths(config, "ntu60")
+        config.dataset("ntu60").raw_paths()
 
 
 def test_shipped_configs_are_valid():
     main = load_config([REPO / "config" / "config.yaml"])
-    assert set(main["datasets"]) == {"ntu60", "ntu120", "pku", "nucla"}
-    assert len(main["datasets"]["ntu120"]["skeletons"]) == 2
+    assert set(main.datasets) == {"ntu60", "ntu120", "pku", "nucla"}
+    assert len(main.dataset("ntu120").raw_paths(check=False).skeletons) == 2
     demo = load_config([REPO / "config" / "demo.yaml"])
-    assert list(demo["datasets"]) == ["demo"]
+    assert list(demo.datasets) == ["demo"]
 
 
 def test_later_files_update_earlier_ones(tmp_path):
     override = tmp_path / "o.yaml"
     override.write_text("skeleton: {on_error: reject}\n")
     config = load_config([REPO / "config" / "config.yaml", override])
-    assert config["skeleton"] == {"on_error": "reject", "compression_level": 3}
+    assert config.skeleton == SkeletonOptions(on_error="reject", compression_level=3)
 
 
 def test_ensemble_defaults_and_errors():
@@ -102,10 +95,10 @@ def test_ensemble_defaults_and_errors():
 
 def test_datasets_without_videos_fuse_their_skeleton_streams():
     config = load_config([REPO / "config" / "config.yaml"])
-    assert [has_rgb(config, name) for name in ("ntu60", "ntu120", "pku", "nucla")] == [
+    assert [config.dataset(name).has_rgb for name in ("ntu60", "ntu120", "pku", "nucla")] == [
         True, True, False, False,
     ]  # fmt: skip
-    assert fused_streams(config, "ntu60") == ["joint", "bone", "rgb"]
-    assert fused_streams(config, "pku") == ["joint", "bone"]
+    assert config.fused_streams("ntu60") == ["joint", "bone", "rgb"]
+    assert config.fused_streams("pku") == ["joint", "bone"]
     demo = load_config([REPO / "config" / "demo.yaml"])
-    assert has_rgb(demo, "demo") and fused_streams(demo, "demo") == ["joint", "bone", "rgb"]
+    assert demo.dataset("demo").has_rgb and demo.fused_streams("demo") == ["joint", "bone", "rgb"]

@@ -8,7 +8,7 @@ import pickle
 import pytest
 from conftest import realdata
 
-from mmnet.config import ConfigError, raw_paths, validate_config
+from mmnet.config import Config, ConfigError, validate_config
 from mmnet.datasets import DATASETS
 
 
@@ -67,11 +67,11 @@ def test_nucla_protocols_are_digit_strings_quoted_or_not():
 def test_missing_pku_folders_name_key_and_path():
     root = realdata("pku_mmd")
     entry = {**PKU, "skeletons": str(root / "PKU_Skeleton_Renew"), "labels": str(root)}
-    config = validate_config(_config(pku=entry))
+    config = Config.from_dict(_config(pku=entry))
     with pytest.raises(
         ConfigError, match=r"datasets\.pku\.splits: folder '/nowhere/x' does not exist"
     ):
-        raw_paths(config, "pku")
-    config["datasets"]["pku"]["splits"] = str(root / "Split")
-    paths = raw_paths(config, "pku")
+        config.dataset("pku").raw_paths()
+    config = Config.from_dict(_config(pku={**entry, "splits": str(root / "Split")}))
+    paths = config.dataset("pku").raw_paths()
     assert paths.extra == {"labels": root, "splits": root / "Split"}

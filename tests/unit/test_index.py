@@ -11,7 +11,7 @@ from conftest import realdata
 
 from mmnet.datasets.base import RawPaths, package_resource, read_sample_list
 from mmnet.datasets.ntu import NTU60, NTU120, NTU_ID, parse_ntu_ids
-from mmnet.index import index_samples
+from mmnet.stages.index import write_index
 
 
 def _statistics_table(kind: str) -> pd.DataFrame:
@@ -81,7 +81,7 @@ def _fake_raw(tmp_path: Path, names: list[str]) -> RawPaths:
 def test_index_rows_status_and_reasons(tmp_path):
     names = ["S001C002P003R002A013", "S001C002P005R002A008", "S018C001P008R001A061", "junk"]
     raw = _fake_raw(tmp_path, names)
-    table = index_samples(NTU60, raw, ["xsub", "xview"], tmp_path / "index.parquet")
+    table = write_index(NTU60, raw, ["xsub", "xview"], tmp_path / "index.parquet")
     assert table.equals(pd.read_parquet(tmp_path / "index.parquet"))
     rows = table.set_index("sample")
     assert list(table["sample"]) == sorted(names)  # sorted ids fix the row order

@@ -13,12 +13,13 @@ import reference_original as ref
 import zarr
 from conftest import realdata
 
+from mmnet.config import SkeletonOptions
 from mmnet.datasets import get_dataset
 from mmnet.datasets.base import RawPaths
 from mmnet.datasets.ntu_format import SkeletonFormatError
 from mmnet.datasets.nucla import NUCLA, read_all_sqe
-from mmnet.index import index_samples
-from mmnet.skeleton.stage import build_skeletons
+from mmnet.stages.index import write_index
+from mmnet.stages.skeleton import build_skeletons
 
 pytestmark = pytest.mark.realdata
 
@@ -64,9 +65,13 @@ def keep_all(tmp_path) -> Path:
 
 
 def _stage(raw: RawPaths, out: Path, **kwargs) -> tuple[pd.DataFrame, zarr.Array]:
-    index_samples(NUCLA, raw, PROTOCOLS, out / "index.parquet")
+    write_index(NUCLA, raw, PROTOCOLS, out / "index.parquet")
     samples = build_skeletons(
-        NUCLA, out / "index.parquet", out / "skeleton.zarr", out / "samples.parquet", **kwargs
+        NUCLA,
+        SkeletonOptions(**kwargs),
+        out / "index.parquet",
+        out / "skeleton.zarr",
+        out / "samples.parquet",
     )
     return samples, zarr.open_group(out / "skeleton.zarr", mode="r")["joint"]
 
@@ -97,7 +102,7 @@ def test_all_sqe_names_map_to_the_original_ids_and_labels(all_sqe):
 
 
 def test_view_protocols_train_on_two_views_and_test_on_the_third(all_sqe, tmp_path):
-    table = index_samples(NUCLA, RawPaths(skeletons=(all_sqe,)), PROTOCOLS, tmp_path / "i.parquet")
+    table = write_index(NUCLA, RawPaths(skeletons=(all_sqe,)), PROTOCOLS, tmp_path / "i.parquet")
     for protocol in PROTOCOLS:
         train_views = {int(protocol[0]), int(protocol[1])}
         assert (table[protocol] == table["view"].isin(train_views)).all()

@@ -12,11 +12,12 @@ import reference_original as ref
 import zarr
 from conftest import realdata
 
+from mmnet.config import SkeletonOptions
 from mmnet.datasets import get_dataset
 from mmnet.datasets.base import RawPaths
 from mmnet.datasets.pku import PKU, read_label_file, read_sequence, read_split_file
-from mmnet.index import index_samples
-from mmnet.skeleton.stage import build_skeletons
+from mmnet.stages.index import write_index
+from mmnet.stages.skeleton import build_skeletons
 
 pytestmark = pytest.mark.realdata
 
@@ -107,16 +108,20 @@ def _copy_raw(tmp_path: Path, videos: tuple[str, ...] = ("0036-L",)) -> RawPaths
 
 def _stage(tmp_path: Path, raw: RawPaths, **kwargs) -> tuple[pd.DataFrame, zarr.Array]:
     out = tmp_path / "out"
-    index_samples(PKU, raw, ["xsub", "xview"], out / "index.parquet")
+    write_index(PKU, raw, ["xsub", "xview"], out / "index.parquet")
     samples = build_skeletons(
-        PKU, out / "index.parquet", out / "skeleton.zarr", out / "samples.parquet", **kwargs
+        PKU,
+        SkeletonOptions(**kwargs),
+        out / "index.parquet",
+        out / "skeleton.zarr",
+        out / "samples.parquet",
     )
     return samples, zarr.open_group(out / "skeleton.zarr", mode="r")["joint"]
 
 
 @pytest.fixture(scope="module")
 def real_index(tmp_path_factory) -> pd.DataFrame:
-    return index_samples(
+    return write_index(
         PKU, _real_raw(), ["xsub", "xview"], tmp_path_factory.mktemp("pku") / "index.parquet"
     )
 
@@ -213,7 +218,11 @@ def test_joint_values_are_the_label_window_rows_of_the_sequence_file(real_index)
 def test_store_equals_the_original_converter_then_the_ntu_preprocessing(real_index, tmp_path):
     out = tmp_path / "out"
     samples = build_skeletons(
-        PKU, _write(real_index, out / "index.parquet"), out / "sk.zarr", out / "samples.parquet"
+        PKU,
+        SkeletonOptions(),
+        _write(real_index, out / "index.parquet"),
+        out / "sk.zarr",
+        out / "samples.parquet",
     )
     joint = zarr.open_group(out / "sk.zarr", mode="r")["joint"]
     assert joint.shape == (45, 3, 300, 25, 2) and joint.attrs["layout"] == "ntu-rgb+d"

@@ -17,18 +17,21 @@ from openpose_stub import FAKE_POSE, write_fake_openpose, write_fake_pyopenpose
 from PIL import Image
 from realvideos import real_videos, samples_table
 
+from mmnet.config import SkeletonOptions
 from mmnet.datasets.base import RawPaths
 from mmnet.datasets.ntu import NTU60
 from mmnet.datasets.ntu_format import read_skeleton_file
-from mmnet.frames import FrameConfig, evaluation_frames, extract_frames
-from mmnet.index import index_samples
+from mmnet.frames import FrameConfig, evaluation_frames
 from mmnet.pose2d import make_backend, reads_image_files
-from mmnet.pose2d.base import FrameRequest, draw_people, parse_openpose_json
+from mmnet.pose2d.base import FrameRequest, PoseOptions, parse_openpose_json
 from mmnet.pose2d.from_json import ImportBackend
 from mmnet.pose2d.kinect import KinectBackend
 from mmnet.pose2d.openpose import OpenPoseBackend, OpenPosePythonBackend
-from mmnet.pose2d.stage import extract_pose2d, gather_pose2d
-from mmnet.skeleton.stage import build_skeletons
+from mmnet.stages.frames import write_shard_frames
+from mmnet.stages.index import write_index
+from mmnet.stages.pose2d import estimate_shard, gather_pose2d
+from mmnet.stages.shards import Shard, ShardOutput
+from mmnet.stages.skeleton import build_skeletons
 from mmnet.video import VideoReader
 
 SAMPLE = "S001C001P001R001A001"
@@ -50,6 +53,27 @@ def a001():
         frames = reader.read(range(reader.n_frames))
     colour = read_skeleton_file(row["skeleton_path"], fields=(5, 6)).dense(1)[0]  # (F, V, 2)
     return row, frames, colour
+
+
+def draw_people(image: np.ndarray, people: np.ndarray, keypoints=(0, 4, 7, 10, 13)) -> np.ndarray:
+    """A copy of ``image`` with ``keypoints`` of every person drawn (for checking by eye):
+    circles in one colour per keypoint, the person's index written at the first one."""
+    from PIL import ImageDraw
+
+    colours = ("white", "red", "blue", "orange", "cyan", "magenta", "yellow", "lime")
+    canvas = Image.fromarray(image)
+    draw = ImageDraw.Draw(canvas)
+    radius = max(3, image.shape[0] // 150)
+    for index, person in enumerate(people):
+        for i, keypoint in enumerate(keypoints):
+            x, y, confidence = (float(v) for v in person[keypoint])
+            if confidence <= 0:
+                continue
+            box = (x - radius, y - radius, x + radius, y + radius)
+            draw.ellipse(box, outline=colours[i % len(colours)], width=max(1, radius // 2))
+            if i == 0:
+                draw.text((x + radius + 2, y - radius), str(index), fill="yellow")
+    return np.asarray(canvas)
 
 
 def _requests(row, frames, size=(1920, 1080), images=None, pixels=None, scale=1.0):
@@ -145,7 +169,9 @@ def test_kinect_sides_follow_openpose_by_default(a001, sides):
         _requests(row, wanted, pixels=pixels, scale=2.0)
     )
     settings = {"kinect": {"sides": sides}}
-    kinect = make_backend("kinect", NTU60, settings=settings).estimate(_requests(row, wanted))
+    kinect = make_backend("kinect", NTU60, options=PoseOptions.from_dict(settings)).estimate(
+        _requests(row, wanted)
+    )
     compared = 0
     for model, ours in zip(learned, kinect, strict=True):
         for right, left in ((4, 7), (10, 13)):  # wrists, knees
@@ -277,8 +303,14 @@ def test_openpose_json_is_read_exactly_and_bad_files_are_named(tmp_path):
 def a001_samples(tmp_path):
     """samples.parquet of the real NTU60 files; only A001 has its video."""
     raw = RawPaths(skeletons=(realdata("ntu60", "skeletons"),), videos=realdata("ntu60", "videos"))
-    index_samples(NTU60, raw, ["xsub"], tmp_path / "index.parquet")
-    build_skeletons(NTU60, tmp_path / "index.parquet", tmp_path / "sk.zarr", tmp_path / "s.parquet")
+    write_index(NTU60, raw, ["xsub"], tmp_path / "index.parquet")
+    build_skeletons(
+        NTU60,
+        SkeletonOptions(),
+        tmp_path / "index.parquet",
+        tmp_path / "sk.zarr",
+        tmp_path / "s.parquet",
+    )
     return tmp_path / "s.parquet"
 
 
@@ -304,8 +336,14 @@ def test_import_backend_reads_the_original_naming_and_falls_back(a001_samples, t
         _openpose_json(root / SAMPLE / f"{SAMPLE}_rgb_{frame:012d}_keypoints.json", people)
     config = FrameConfig(training_candidates=1)
     backend = ImportBackend(NTU60, root)
-    table = extract_pose2d(a001_samples, NTU60, backend, 0, 1, tmp_path / "p.zarr",
-                           tmp_path / "p.parquet", config)  # fmt: skip
+    table = estimate_shard(
+        NTU60,
+        backend,
+        config,
+        Shard(0, 1),
+        a001_samples,
+        ShardOutput(tmp_path / "p.zarr", tmp_path / "p.parquet"),
+    )
     first = table.iloc[0]
     assert first["pose_status"] == "ok" and first["video_frames"] == 103
     assert (table["pose_status"].iloc[1:] == "video_missing").all()
@@ -326,18 +364,29 @@ def test_openpose_stage_runs_on_kept_frames_only(a001_samples, tmp_path):
     binary = write_fake_openpose(tmp_path / "bin")
     config = FrameConfig(training_candidates=2, pose_height=270)
     backend = make_backend(
-        "openpose", NTU60, settings={"openpose": {"interface": "binary", "binary": str(binary)}}
+        "openpose",
+        NTU60,
+        options=PoseOptions.from_dict({"openpose": {"interface": "binary", "binary": str(binary)}}),
     )
     stores, tables = [], []
     for shard in range(2):
         frames_dir = tmp_path / f"frames{shard}"
-        written = extract_frames(a001_samples, NTU60, shard, 2, frames_dir, config,
-                                 samples_per_file=4)  # fmt: skip
+        written = write_shard_frames(
+            NTU60, config, Shard(shard, 2), a001_samples, frames_dir, samples_per_file=4
+        )
         assert set(written["row"]) == ({0, 1, 2, 3} if shard == 0 else {4, 5, 6})
         stores.append(tmp_path / f"p{shard}.zarr")
         tables.append(tmp_path / f"p{shard}.parquet")
-        extract_pose2d(a001_samples, NTU60, backend, shard, 2, stores[-1], tables[-1], config,
-                       frames_dir=frames_dir, samples_per_file=4)  # fmt: skip
+        estimate_shard(
+            NTU60,
+            backend,
+            config,
+            Shard(shard, 2),
+            a001_samples,
+            ShardOutput(stores[-1], tables[-1]),
+            frames_dir=frames_dir,
+            samples_per_file=4,
+        )
     images = sorted((tmp_path / "frames0" / "images").glob("*.jpg"))
     selected = set(FrameConfig(training_candidates=2).select(103, SAMPLE).frames())
     assert {int(p.stem[-12:]) for p in images} == selected  # only the selected frames
@@ -365,24 +414,41 @@ def test_openpose_binary_without_kept_frames_holds_one_block_on_disk(tmp_path):
     samples_table(real_videos(realdata("ntu60", "videos")), samples)
     binary = write_fake_openpose(tmp_path / "bin")
     backend = make_backend(
-        "openpose", NTU60, settings={"openpose": {"interface": "binary", "binary": str(binary)}}
+        "openpose",
+        NTU60,
+        options=PoseOptions.from_dict({"openpose": {"interface": "binary", "binary": str(binary)}}),
     )
     config = FrameConfig(training_candidates=1, pose_height=135)
     work = tmp_path / "work"
     work.mkdir()
-    table = extract_pose2d(samples, NTU60, backend, 0, 1, work / "p.zarr", work / "p.parquet",
-                           config, samples_per_file=2)  # fmt: skip
+    table = estimate_shard(
+        NTU60,
+        backend,
+        config,
+        Shard(0, 1),
+        samples,
+        ShardOutput(work / "p.zarr", work / "p.parquet"),
+        samples_per_file=2,
+    )
     assert (table["pose_status"] == "ok").all() and len(table) == 7
     calls = [[int(v) for v in line.split()] for line in (binary.parent / "disk.txt").open()]
     per_block = [table["pose_frames"][i : i + 2].sum() for i in range(0, 7, 2)]
     assert [images for images, _, _ in calls] == per_block  # one openpose.bin call per block
     assert all(images == held for images, held, _ in calls)  # only that block on disk
     assert not [p for p in tmp_path.rglob("*.jpg")]
-    extract_frames(samples, NTU60, 0, 1, tmp_path / "frames", config, samples_per_file=2)
+    write_shard_frames(NTU60, config, Shard(0, 1), samples, tmp_path / "frames", samples_per_file=2)
     kept = tmp_path / "kept"
     kept.mkdir()
-    extract_pose2d(samples, NTU60, backend, 0, 1, kept / "p.zarr", kept / "p.parquet", config,
-                   frames_dir=tmp_path / "frames", samples_per_file=2)  # fmt: skip
+    estimate_shard(
+        NTU60,
+        backend,
+        config,
+        Shard(0, 1),
+        samples,
+        ShardOutput(kept / "p.zarr", kept / "p.parquet"),
+        frames_dir=tmp_path / "frames",
+        samples_per_file=2,
+    )
     a, b = (zarr.open_group(d / "p.zarr", mode="r") for d in (work, kept))
     for name in ("keypoints", "frame", "people"):
         np.testing.assert_array_equal(a[name][:], b[name][:], err_msg=name)
@@ -398,8 +464,14 @@ def test_mediapipe_stage_decodes_in_memory_and_writes_no_frame(a001_samples, a00
     backend = make_backend("mediapipe", NTU60)
     work = tmp_path / "work"
     work.mkdir()
-    table = extract_pose2d(a001_samples, NTU60, backend, 0, 1, work / "p.zarr",
-                           work / "p.parquet", config)  # fmt: skip
+    table = estimate_shard(
+        NTU60,
+        backend,
+        config,
+        Shard(0, 1),
+        a001_samples,
+        ShardOutput(work / "p.zarr", work / "p.parquet"),
+    )
     assert table.loc[0, "pose_status"] == "ok" and table.loc[0, "frames_with_people"] >= 5
     assert not [p for p in work.rglob("*") if p.suffix in (".jpg", ".png")]
     store = zarr.open_group(work / "p.zarr", mode="r")
@@ -421,15 +493,23 @@ def test_pyopenpose_interface_runs_in_memory(a001_samples, tmp_path, monkeypatch
     del sys.modules["pyopenpose"]
     settings = {"openpose": {"interface": "python", "model_folder": "/models",
                              "extra_args": ["--net_resolution", "-1x368"]}}  # fmt: skip
-    backend = make_backend("openpose", NTU60, settings=settings)
+    backend = make_backend("openpose", NTU60, options=PoseOptions.from_dict(settings))
     assert backend.needs_pixels and not backend.needs_images
-    assert not reads_image_files("openpose", settings)
-    assert reads_image_files("openpose", {"openpose": {"interface": "binary"}})
+    assert not reads_image_files("openpose", PoseOptions.from_dict(settings))
+    assert reads_image_files(
+        "openpose", PoseOptions.from_dict({"openpose": {"interface": "binary"}})
+    )
     work = tmp_path / "work"
     work.mkdir()
     config = FrameConfig(training_candidates=1, pose_height=270)
-    table = extract_pose2d(a001_samples, NTU60, backend, 0, 1, work / "p.zarr",
-                           work / "p.parquet", config)  # fmt: skip
+    table = estimate_shard(
+        NTU60,
+        backend,
+        config,
+        Shard(0, 1),
+        a001_samples,
+        ShardOutput(work / "p.zarr", work / "p.parquet"),
+    )
     fake = sys.modules["pyopenpose"]
     assert fake.CONFIGURED == [{"model_pose": "BODY_25", "display": "0", "render_pose": "0",
                                 "model_folder": "/models/", "net_resolution": "-1x368"}]  # fmt: skip
@@ -439,16 +519,22 @@ def test_pyopenpose_interface_runs_in_memory(a001_samples, tmp_path, monkeypatch
     keypoints = zarr.open_group(work / "p.zarr", mode="r")["keypoints"][0, 0, 0]
     np.testing.assert_allclose(keypoints[0], [960, 216, 0.9], rtol=1e-5)  # nose, full res
     auto = {"openpose": {**settings["openpose"], "interface": "auto"}}  # bindings importable
-    assert isinstance(make_backend("openpose", NTU60, settings=auto), OpenPosePythonBackend)
+    assert isinstance(
+        make_backend("openpose", NTU60, options=PoseOptions.from_dict(auto)), OpenPosePythonBackend
+    )
     with pytest.raises(ValueError, match="--flag value pairs"):
-        make_backend("openpose", NTU60, settings={"openpose": {**settings["openpose"],
-                                                               "extra_args": ["-1x368"]}})  # fmt: skip
+        make_backend("openpose", NTU60, options=PoseOptions.from_dict({"openpose": {**settings["openpose"],
+                                                               "extra_args": ["-1x368"]}}))  # fmt: skip
 
 
 def test_pyopenpose_missing_names_the_fix(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyopenpose", None)  # import fails
     monkeypatch.setitem(sys.modules, "openpose", None)
     with pytest.raises(ImportError, match="-DBUILD_PYTHON=ON"):
-        make_backend("openpose", NTU60, settings={"openpose": {"interface": "python"}})
+        make_backend(
+            "openpose", NTU60, options=PoseOptions.from_dict({"openpose": {"interface": "python"}})
+        )
     auto = {"openpose": {"interface": "auto", "binary": sys.executable}}  # any executable
-    assert isinstance(make_backend("openpose", NTU60, settings=auto), OpenPoseBackend)
+    assert isinstance(
+        make_backend("openpose", NTU60, options=PoseOptions.from_dict(auto)), OpenPoseBackend
+    )

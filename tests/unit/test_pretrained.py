@@ -17,7 +17,9 @@ from mmnet.models.pretrained import (
     resolve_pretrained_resnet,
     sha256_of,
 )
-from mmnet.train import TrainJob, train_stream
+from mmnet.train.job import TrainJob
+from mmnet.train.options import TrainOptions
+from mmnet.train.run import train_stream
 
 FILENAME = "resnet18-f37072fd.pth"
 
@@ -76,7 +78,8 @@ def test_offline_without_the_file_stops_the_rgb_training_before_it_starts(
     out = tmp_path / "rgb"
     job = TrainJob(
         dataset="tiny", kind="demo", protocol="xsub", stream="rgb",
-        options={**TINY_OPTIONS, "pretrained_resnet": "imagenet"}, samples=str(tiny[0]),
+        options=TrainOptions.from_dict({**TINY_OPTIONS, "pretrained_resnet": "imagenet"}),
+        samples=str(tiny[0]),
         skeleton=str(tiny[1]), out_dir=str(out), roi="in memory",
         joint_model=str(tmp_path / "no-joint-model-needed-yet.pt"),
     )  # fmt: skip

@@ -16,21 +16,23 @@ import zarr
 from conftest import REPO, realdata
 from PIL import Image
 
+from mmnet.config import SkeletonOptions
 from mmnet.datasets.base import RawPaths
 from mmnet.datasets.demo import DEMO
 from mmnet.datasets.ntu import NTU60
 from mmnet.demo import generate_demo
 from mmnet.frames import FrameConfig, sample_rng
-from mmnet.index import index_samples
 from mmnet.pose2d.base import FrameRequest
 from mmnet.pose2d.from_json import ImportBackend
 from mmnet.pose2d.kinect import KinectBackend
-from mmnet.pose2d.stage import extract_pose2d, gather_pose2d
 from mmnet.roi import RoiStore
 from mmnet.roi.preview import write_preview
-from mmnet.roi.stage import build_roi, gather_roi
 from mmnet.roi.tile import build_column, crop, to_network
-from mmnet.skeleton.stage import build_skeletons
+from mmnet.stages.index import write_index
+from mmnet.stages.pose2d import estimate_shard, gather_pose2d
+from mmnet.stages.roi import gather_roi, roi_shard
+from mmnet.stages.shards import Shard, ShardOutput
+from mmnet.stages.skeleton import build_skeletons
 from mmnet.video import VideoReader
 
 CONFIG = FrameConfig(training_candidates=3, fallback=2)
@@ -159,12 +161,25 @@ def ref_tile(row, rng=None, flip=False, fallback=2):
 
 
 def _run_stages(samples: Path, dataset, out: Path, config: FrameConfig = CONFIG) -> RoiStore:
-    extract_pose2d(samples, dataset, KinectBackend(dataset), 0, 1, out / "p.zarr",
-                   out / "p.parquet", config)  # fmt: skip
+    estimate_shard(
+        dataset,
+        KinectBackend(dataset),
+        config,
+        Shard(0, 1),
+        samples,
+        ShardOutput(out / "p.zarr", out / "p.parquet"),
+    )
     gather_pose2d(samples, [out / "p.zarr"], [out / "p.parquet"], out / "pose2d.zarr",
                   out / "pose2d.parquet")  # fmt: skip
-    build_roi(samples, out / "pose2d.zarr", out / "pose2d.parquet", dataset, 0, 1,
-              out / "r.zarr", out / "r.parquet", config)  # fmt: skip
+    roi_shard(
+        dataset,
+        config,
+        Shard(0, 1),
+        samples,
+        out / "pose2d.zarr",
+        out / "pose2d.parquet",
+        ShardOutput(out / "r.zarr", out / "r.parquet"),
+    )
     gather_roi(samples, [out / "r.zarr"], [out / "r.parquet"], out / "roi.zarr",
                out / "roi.parquet")  # fmt: skip
     return RoiStore(out / "roi.zarr")
@@ -175,8 +190,10 @@ def ntu(tmp_path_factory):
     """The real NTU60 files through pose2d (kinect) and ROI; only A001 has its video."""
     out = tmp_path_factory.mktemp("ntu")
     raw = RawPaths(skeletons=(realdata("ntu60", "skeletons"),), videos=realdata("ntu60", "videos"))
-    index_samples(NTU60, raw, ["xsub"], out / "index.parquet")
-    build_skeletons(NTU60, out / "index.parquet", out / "sk.zarr", out / "samples.parquet")
+    write_index(NTU60, raw, ["xsub"], out / "index.parquet")
+    build_skeletons(
+        NTU60, SkeletonOptions(), out / "index.parquet", out / "sk.zarr", out / "samples.parquet"
+    )
     return out, _run_stages(out / "samples.parquet", NTU60, out)
 
 
@@ -187,8 +204,10 @@ def demo(tmp_path_factory):
     generate_demo(out / "raw", subjects=2, replications=1)
     raw = RawPaths(skeletons=(out / "raw" / "skeletons",), videos=out / "raw" / "videos",
                    missing_skeletons=out / "raw" / "missing_skeletons.txt")  # fmt: skip
-    index_samples(DEMO, raw, ["xsub"], out / "index.parquet")
-    build_skeletons(DEMO, out / "index.parquet", out / "sk.zarr", out / "samples.parquet")
+    write_index(DEMO, raw, ["xsub"], out / "index.parquet")
+    build_skeletons(
+        DEMO, SkeletonOptions(), out / "index.parquet", out / "sk.zarr", out / "samples.parquet"
+    )
     return out, _run_stages(out / "samples.parquet", DEMO, out)
 
 
@@ -326,9 +345,13 @@ def test_bad_videos_are_recorded_not_zero_tiles(tmp_path):
     shutil.copy(real, videos / "S001C001P001R001A002_rgb.avi")  # 103 frames, skeleton 158
     (videos / "S001C001P001R001A003_rgb.avi").write_bytes(b"not a video at all" * 100)
     raw = RawPaths(skeletons=(realdata("ntu60", "skeletons"),), videos=videos)
-    index_samples(NTU60, raw, ["xsub"], tmp_path / "index.parquet")
+    write_index(NTU60, raw, ["xsub"], tmp_path / "index.parquet")
     build_skeletons(
-        NTU60, tmp_path / "index.parquet", tmp_path / "sk.zarr", tmp_path / "samples.parquet"
+        NTU60,
+        SkeletonOptions(),
+        tmp_path / "index.parquet",
+        tmp_path / "sk.zarr",
+        tmp_path / "samples.parquet",
     )
     store = _run_stages(
         tmp_path / "samples.parquet", NTU60, tmp_path, FrameConfig(training_candidates=1)
@@ -384,11 +407,25 @@ def test_columns_without_a_person_are_recorded(ntu, tmp_path):
         work = tmp_path / case
         _openpose_folder(work / "json", people_at)
         backend = ImportBackend(NTU60, work / "json")
-        extract_pose2d(samples, NTU60, backend, 0, 1, work / "p.zarr", work / "p.parquet", config)
+        estimate_shard(
+            NTU60,
+            backend,
+            config,
+            Shard(0, 1),
+            samples,
+            ShardOutput(work / "p.zarr", work / "p.parquet"),
+        )
         gather_pose2d(samples, [work / "p.zarr"], [work / "p.parquet"], work / "pose2d.zarr",
                       work / "pose2d.parquet")  # fmt: skip
-        build_roi(samples, work / "pose2d.zarr", work / "pose2d.parquet", NTU60, 0, 1,
-                  work / "r.zarr", work / "r.parquet", config)  # fmt: skip
+        roi_shard(
+            NTU60,
+            config,
+            Shard(0, 1),
+            samples,
+            work / "pose2d.zarr",
+            work / "pose2d.parquet",
+            ShardOutput(work / "r.zarr", work / "r.parquet"),
+        )
         record = pd.read_parquet(work / "r.parquet").iloc[0]
         group = zarr.open_group(work / "r.zarr", mode="r")
         if case == "partial":

@@ -11,11 +11,13 @@ import pytest
 import reference_original as ref
 import zarr
 
+from mmnet.config import SkeletonOptions
 from mmnet.datasets.base import RawPaths
 from mmnet.datasets.ntu import NTU60
 from mmnet.datasets.ntu_format import SkeletonFormatError
-from mmnet.index import index_samples
-from mmnet.skeleton.stage import build_skeletons, parse_scatteritem, parse_shard
+from mmnet.stages.index import write_index
+from mmnet.stages.shards import Shard, ShardOutput
+from mmnet.stages.skeleton import build_skeletons, parse_shard
 
 
 def _copy_raw(ntu60_skeletons, tmp_path: Path) -> RawPaths:
@@ -30,10 +32,10 @@ def _run(
     tmp_path: Path, raw: RawPaths, workers: int = 1, **kwargs
 ) -> tuple[pd.DataFrame, zarr.Array]:
     out = tmp_path / f"out{workers}"
-    index_samples(NTU60, raw, ["xsub", "xview"], out / "index.parquet")
+    write_index(NTU60, raw, ["xsub", "xview"], out / "index.parquet")
     samples = build_skeletons(
-        NTU60, out / "index.parquet", out / "skeleton.zarr", out / "samples.parquet",
-        workers=workers, **kwargs,
+        NTU60, SkeletonOptions(**kwargs), out / "index.parquet", out / "skeleton.zarr",
+        out / "samples.parquet", workers=workers,
     )  # fmt: skip
     return samples, zarr.open_group(out / "skeleton.zarr", mode="r")["joint"]
 
@@ -82,7 +84,7 @@ def test_malformed_file_fails_or_is_rejected(ntu60_skeletons, tmp_path):
 
 def test_interrupted_shard_leaves_no_output(ntu60_skeletons, tmp_path, monkeypatch):
     raw = RawPaths(skeletons=(ntu60_skeletons[0].parent,))
-    index_samples(NTU60, raw, ["xsub"], tmp_path / "index.parquet")
+    write_index(NTU60, raw, ["xsub"], tmp_path / "index.parquet")
     calls = []
 
     def die_on_third(row):
@@ -94,16 +96,20 @@ def test_interrupted_shard_leaves_no_output(ntu60_skeletons, tmp_path, monkeypat
     monkeypatch.setattr(type(NTU60), "read_skeleton", lambda self, row: die_on_third(row))
     with pytest.raises(KeyboardInterrupt):
         parse_shard(
-            tmp_path / "index.parquet", NTU60, 0, 1, tmp_path / "s.zarr", tmp_path / "s.parquet"
-        )
+            NTU60, SkeletonOptions(), Shard(0, 1), tmp_path / "index.parquet",
+            ShardOutput(tmp_path / "s.zarr", tmp_path / "s.parquet"),
+        )  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index.parquet"]
 
 
-def test_scatteritem_parsing():
-    assert parse_scatteritem("1-of-8") == (0, 8)
-    assert parse_scatteritem("8-of-8") == (7, 8)
-    with pytest.raises(ValueError):
-        parse_scatteritem("9-of-8")
+def test_shards_are_named_like_snakemake_scatter_items_and_own_whole_files():
+    assert Shard.parse("1-of-8") == Shard(0, 8) and Shard(7, 8).name == "8-of-8"
+    for bad in ("9-of-8", "0-of-8", "3of8", "a-of-b"):
+        with pytest.raises(ValueError, match="shard"):
+            Shard.parse(bad)
+    assert Shard(1, 3).blocks(500, 64) == [range(64, 128), range(256, 320), range(448, 500)]
+    rows = sorted(r for s in Shard.all(3) for r in s.rows(500, 64))
+    assert rows == list(range(500))
 
 
 @pytest.mark.parametrize("kind", ["ntu60", "pku", "nucla"])
@@ -127,9 +133,13 @@ def test_right_shoulder_lies_on_plus_x_in_every_real_store(kind, tmp_path):
         "nucla": RawPaths(skeletons=(root / "nw_ucla" / "all_sqe",)),
     }[kind]
     dataset = get_dataset(kind)
-    index_samples(dataset, raw, list(dataset.protocols), tmp_path / "index.parquet")
+    write_index(dataset, raw, list(dataset.protocols), tmp_path / "index.parquet")
     samples = build_skeletons(
-        dataset, tmp_path / "index.parquet", tmp_path / "skeleton.zarr", tmp_path / "s.parquet"
+        dataset,
+        SkeletonOptions(),
+        tmp_path / "index.parquet",
+        tmp_path / "skeleton.zarr",
+        tmp_path / "s.parquet",
     )
     joint = zarr.open_group(tmp_path / "skeleton.zarr", mode="r")["joint"][:]
     ok = np.flatnonzero(samples["status"] == "ok")

@@ -16,19 +16,24 @@ import yaml
 from conftest import REPO
 from training_data import TINY_OPTIONS, FakeRoiStore
 
-from mmnet.config import ConfigError, load_config, train_options
+from mmnet.config import ConfigError, load_config
 from mmnet.scores import read_scores
 from mmnet.skeleton.layouts import NTU_RGBD
-from mmnet.train import OUTPUTS, Preempted, TrainJob, evaluate_stream, train_stream
 from mmnet.train.checkpoint import load_model
 from mmnet.train.data import SkeletonData
+from mmnet.train.distributed import Preempted
+from mmnet.train.evaluation import evaluate_stream
+from mmnet.train.job import OUTPUTS, TrainJob
 from mmnet.train.loop import lr_at, topk_accuracy
+from mmnet.train.options import TrainOptions
+from mmnet.train.run import train_stream
 
 
 def job(tiny, out, stream="joint", joint_model=None, **options) -> TrainJob:
     return TrainJob(
         dataset="tiny", kind="demo", protocol="xsub", stream=stream,
-        options={**TINY_OPTIONS, **options}, samples=str(tiny[0]), skeleton=str(tiny[1]),
+        options=TrainOptions.from_dict({**TINY_OPTIONS, **options}), samples=str(tiny[0]),
+        skeleton=str(tiny[1]),
         out_dir=str(out), roi="roi.zarr (in memory)" if joint_model else None,
         joint_model=joint_model,
     )  # fmt: skip
@@ -179,16 +184,14 @@ def test_options_resolve_presets_then_overrides(tmp_path):
         "    - {match: {stream: rgb}, set: {base_lr: 0.02}}\n"
         "    - {match: {dataset: big, stream: [joint]}, set: {epochs: 7}}\n"
     ))])  # fmt: skip
-    assert train_options(config, "demo", "xsub", "joint")["epochs"] == 5
-    big_bone = train_options(config, "big", "xsub", "bone")
-    assert (big_bone["epochs"], big_bone["lr_steps"], big_bone["random_move"]) == (
-        50,
-        [30, 40],
-        True,
-    )
-    assert train_options(config, "big", "xset", "joint")["epochs"] == 7  # override after preset
-    big_rgb = train_options(config, "big", "xsub", "rgb")
-    assert (big_rgb["epochs"], big_rgb["base_lr"], big_rgb["random_interval"]) == (5, 0.02, False)
+    assert config.train_options("demo", "xsub", "joint").epochs == 5
+    big_bone = config.train_options("big", "xsub", "bone")
+    assert (big_bone.epochs, big_bone.lr_steps, big_bone.random_move) == (50, (30, 40), True)
+    assert config.train_options("big", "xset", "joint").epochs == 7  # override after preset
+    big_rgb = config.train_options("big", "xsub", "rgb")
+    assert (big_rgb.epochs, big_rgb.base_lr, big_rgb.random_interval) == (5, 0.02, False)
+    assert big_rgb.pretrained_resnet == "imagenet"  # the real datasets' preset
+    assert config.train_options("demo", "xsub", "rgb").pretrained_resnet is None
 
 
 @pytest.mark.parametrize(

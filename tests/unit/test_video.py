@@ -10,15 +10,12 @@ from conftest import realdata
 from mmnet.datasets.base import SampleVideo
 from mmnet.datasets.ntu_format import read_skeleton_file
 from mmnet.frames import select_frames
-from mmnet.video import (
-    FRAME_COUNT_MISMATCH,
-    VIDEO_MISSING,
-    VIDEO_UNREADABLE,
-    VideoError,
-    VideoReader,
-    open_sample_video,
-    scaled_size,
+from mmnet.status import (
+    STATUS_FRAME_COUNT_MISMATCH,
+    STATUS_VIDEO_MISSING,
+    STATUS_VIDEO_UNREADABLE,
 )
+from mmnet.video import VideoError, VideoReader, open_sample_video, scaled_size
 
 
 def _sequential(path) -> list[np.ndarray]:
@@ -90,23 +87,25 @@ def test_seeking_with_b_frames_in_mp4(tmp_path):
 def test_missing_unreadable_and_mismatching_videos_are_reported(tmp_path):
     with pytest.raises(VideoError) as missing:
         VideoReader(tmp_path / "nope.avi")
-    assert missing.value.status == VIDEO_MISSING and "nope.avi" in str(missing.value)
+    assert missing.value.status == STATUS_VIDEO_MISSING and "nope.avi" in str(missing.value)
 
     broken = tmp_path / "broken_rgb.avi"
     broken.write_bytes(b"RIFF" + bytes(range(256)) * 40)
     with pytest.raises(VideoError) as unreadable:
         VideoReader(broken)
-    assert unreadable.value.status == VIDEO_UNREADABLE and "broken_rgb.avi" in str(unreadable.value)
+    assert unreadable.value.status == STATUS_VIDEO_UNREADABLE and "broken_rgb.avi" in str(
+        unreadable.value
+    )
 
     path = tmp_path / "short.mp4"
     _write_mp4_with_b_frames(path, n_frames=12)
     with pytest.raises(VideoError) as mismatch:
         open_sample_video(SampleVideo(str(path), 0, 13))
-    assert mismatch.value.status == FRAME_COUNT_MISMATCH
+    assert mismatch.value.status == STATUS_FRAME_COUNT_MISMATCH
     assert "12 frames, the skeleton 13" in str(mismatch.value)
     with pytest.raises(VideoError) as no_path:
         open_sample_video(SampleVideo(None, 0, 13))
-    assert no_path.value.status == VIDEO_MISSING
+    assert no_path.value.status == STATUS_VIDEO_MISSING
     # a range of a longer video only needs to fit in it (PKU-MMD)
     with open_sample_video(SampleVideo(str(path), 2, 10, whole_video=False)) as reader:
         assert reader.n_frames == 12
@@ -119,7 +118,7 @@ def test_truncated_video_is_unreadable_not_a_crash(tmp_path):
     path.write_bytes(data[: len(data) // 3])
     with pytest.raises(VideoError) as error, VideoReader(path) as reader:
         reader.read(range(reader.n_frames))
-    assert error.value.status == VIDEO_UNREADABLE
+    assert error.value.status == STATUS_VIDEO_UNREADABLE
 
 
 def test_scaled_size():

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -16,8 +15,9 @@ import torch
 from conftest import job_counts, snakemake
 from training_data import TINY_OPTIONS
 
-from mmnet.train import TrainJob
 from mmnet.train.distributed import launch_torchrun
+from mmnet.train.job import TrainJob
+from mmnet.train.options import TrainOptions
 
 pytestmark = pytest.mark.workflow
 
@@ -25,21 +25,25 @@ pytestmark = pytest.mark.workflow
 OPTIONS = {**TINY_OPTIONS, "epochs": 8, "lr_steps": [4], "random_move": True, "seed": 1}
 
 
-def write_job(tiny, out: Path, **options) -> Path:
-    job = TrainJob(
+def tiny_job(tiny, out: Path, **options) -> TrainJob:
+    return TrainJob(
         dataset="tiny", kind="demo", protocol="xsub", stream="joint",
-        options={**OPTIONS, **options}, samples=str(tiny[0]), skeleton=str(tiny[1]),
-        out_dir=str(out),
+        options=TrainOptions.from_dict({**OPTIONS, **options}), samples=str(tiny[0]),
+        skeleton=str(tiny[1]), out_dir=str(out),
     )  # fmt: skip
+
+
+def write_job(tiny, out: Path, **options) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     path = out.parent / f"{out.name}.json"
-    path.write_text(json.dumps(asdict(job)))
+    tiny_job(tiny, out, **options).to_json(path)
     return path
 
 
 def start(job: Path) -> subprocess.Popen:
+    """One training process, as torchrun starts each DDP worker."""
     return subprocess.Popen(
-        [sys.executable, "-m", "mmnet", "train", "--job", str(job), "--threads", "2"],
+        [sys.executable, "-m", "mmnet.train.worker", str(job), "2"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
 
@@ -97,7 +101,7 @@ def test_two_ddp_processes_train_like_one_on_the_same_global_batch(tiny, tmp_pat
     same = {"epochs": 1, "base_lr": 0.001, "dropout": 0.0, "selection": "last", "random_move": True}
     one = start(write_job(tiny, tmp_path / "one", **same))
     assert one.wait() == 0, one.stdout.read()
-    job = json.loads(write_job(tiny, tmp_path / "two", **same).read_text())
+    job = tiny_job(tiny, tmp_path / "two", **same)
     launch_torchrun(job, processes=2, threads=2, job_file=tmp_path / "two_job.json")
     metrics = json.loads((tmp_path / "two" / "metrics.json").read_text())
     assert metrics["processes"] == 2 and metrics["batch_per_process"] == 4

@@ -1,22 +1,17 @@
 """Rule build_roi: one shard's five-frame ROI columns -> a shard store."""
 
-from mmnet.datasets import get_dataset
-from mmnet.frames import FrameConfig
+from mmnet.config import Config
 from mmnet.logs import setup_logging
-from mmnet.roi.stage import build_roi
-from mmnet.skeleton.stage import parse_scatteritem
+from mmnet.stages.roi import build_roi
+from mmnet.stages.shards import Shard, ShardOutput
 
 setup_logging(log_file=snakemake.log[0])
-shard, n_shards = parse_scatteritem(snakemake.wildcards.scatteritem)
 build_roi(
+    Config.from_dict(snakemake.config),
+    snakemake.wildcards.dataset,
+    Shard.parse(snakemake.wildcards.scatteritem),
     snakemake.input.samples,
     snakemake.input.pose_store,
     snakemake.input.pose_table,
-    get_dataset(snakemake.params.entry["kind"]),
-    shard,
-    n_shards,
-    snakemake.output.store,
-    snakemake.output.table,
-    FrameConfig(**snakemake.params.frames),
-    effort=snakemake.params.roi["webp_effort"],
+    ShardOutput(snakemake.output.store, snakemake.output.table),
 )

@@ -1,14 +1,8 @@
-"""Rule demo_dataset: write the embedded demo dataset in NTU's raw formats."""
+"""Rule demo_dataset: write the embedded demo dataset in its real dataset's raw formats."""
 
-from mmnet.demo import generate_demo
+from mmnet.config import Config
 from mmnet.logs import setup_logging
+from mmnet.stages.demo import demo_dataset
 
 setup_logging(log_file=snakemake.log[0])
-demo = snakemake.params.demo
-generate_demo(
-    snakemake.output[0],
-    seed=demo["seed"],
-    subjects=demo["subjects"],
-    replications=demo["replications"],
-    frames=tuple(demo["frames"]),
-)
+demo_dataset(Config.from_dict(snakemake.config), snakemake.wildcards.dataset, snakemake.output[0])

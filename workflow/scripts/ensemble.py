@@ -1,18 +1,16 @@
 """Rule ensemble: the streams' scores -> ensemble.json, per_class.csv, confusion.png."""
 
-from mmnet.ensemble import run_ensemble
+from mmnet.config import Config
 from mmnet.logs import setup_logging
+from mmnet.stages.ensemble import ensemble
 
 setup_logging(log_file=snakemake.log[0])
-run_ensemble(
-    dict(zip(snakemake.params.streams, snakemake.input.scores, strict=True)),
+ensemble(
+    Config.from_dict(snakemake.config),
+    snakemake.wildcards.dataset,
+    snakemake.wildcards.protocol,
+    snakemake.input.samples,
     snakemake.output.json,
     snakemake.output.per_class,
     snakemake.output.confusion,
-    labels=snakemake.input.samples,
-    dataset=snakemake.wildcards.dataset,
-    protocol=snakemake.wildcards.protocol,
-    kind=snakemake.params.kind,
-    weights=snakemake.params.weights,
-    use_softmax=snakemake.params.softmax,
 )

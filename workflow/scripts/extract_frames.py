@@ -1,17 +1,15 @@
-"""Rule extract_frames: decode one shard's selected frames (for pose models that see pixels)."""
+"""Rule extract_frames: decode one shard's selected frames (kept for the OpenPose binary)."""
 
-from mmnet.datasets import get_dataset
-from mmnet.frames import FrameConfig, extract_frames
+from mmnet.config import Config
 from mmnet.logs import setup_logging
-from mmnet.skeleton.stage import parse_scatteritem
+from mmnet.stages.frames import extract_frames
+from mmnet.stages.shards import Shard
 
 setup_logging(log_file=snakemake.log[0])
-shard, n_shards = parse_scatteritem(snakemake.wildcards.scatteritem)
 extract_frames(
+    Config.from_dict(snakemake.config),
+    snakemake.wildcards.dataset,
+    Shard.parse(snakemake.wildcards.scatteritem),
     snakemake.input.samples,
-    get_dataset(snakemake.params.entry["kind"]),
-    shard,
-    n_shards,
     snakemake.output[0],
-    FrameConfig(**snakemake.params.frames),
 )

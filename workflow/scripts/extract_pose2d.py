@@ -1,19 +1,16 @@
 """Rule extract_pose2d: 2D poses of one shard's selected frames -> a shard store."""
 
-from mmnet.datasets import get_dataset
-from mmnet.frames import FrameConfig
+from mmnet.config import Config
 from mmnet.logs import setup_logging
-from mmnet.pose2d.stage import run_pose2d_shard
+from mmnet.stages.pose2d import extract_pose2d
+from mmnet.stages.shards import Shard, ShardOutput
 
 setup_logging(log_file=snakemake.log[0])
-run_pose2d_shard(
+extract_pose2d(
+    Config.from_dict(snakemake.config),
+    snakemake.wildcards.dataset,
+    Shard.parse(snakemake.wildcards.scatteritem),
     snakemake.input.samples,
-    get_dataset(snakemake.params.entry["kind"]),
-    snakemake.params.entry,
-    snakemake.params.pose2d,
-    FrameConfig(**snakemake.params.frames),
-    snakemake.wildcards.scatteritem,
-    snakemake.output.store,
-    snakemake.output.table,
-    frames_dir=snakemake.input.get("frames"),
+    ShardOutput(snakemake.output.store, snakemake.output.table),
+    snakemake.input.get("frames"),
 )

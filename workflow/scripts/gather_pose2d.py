@@ -1,7 +1,7 @@
 """Rule gather_pose2d: shard stores -> pose2d.zarr + pose2d.parquet."""
 
 from mmnet.logs import setup_logging
-from mmnet.pose2d.stage import gather_pose2d
+from mmnet.stages.pose2d import gather_pose2d
 
 setup_logging(log_file=snakemake.log[0])
 gather_pose2d(

@@ -1,7 +1,7 @@
 """Rule gather_roi: shard stores -> roi.zarr + roi.parquet."""
 
 from mmnet.logs import setup_logging
-from mmnet.roi.stage import gather_roi
+from mmnet.stages.roi import gather_roi
 
 setup_logging(log_file=snakemake.log[0])
 gather_roi(

@@ -1,7 +1,7 @@
 """Rule gather_skeletons: shard stores -> skeleton.zarr + samples.parquet."""
 
 from mmnet.logs import setup_logging
-from mmnet.skeleton.stage import gather_skeletons
+from mmnet.stages.skeleton import gather_skeletons
 
 setup_logging(log_file=snakemake.log[0])
 gather_skeletons(

@@ -1,18 +1,15 @@
 """Rule parse_skeletons: one shard of raw skeleton files -> a shard store."""
 
-from mmnet.datasets import get_dataset
+from mmnet.config import Config
 from mmnet.logs import setup_logging
-from mmnet.skeleton.stage import parse_scatteritem, parse_shard
+from mmnet.stages.shards import Shard, ShardOutput
+from mmnet.stages.skeleton import parse_skeletons
 
 setup_logging(log_file=snakemake.log[0])
-shard, n_shards = parse_scatteritem(snakemake.wildcards.scatteritem)
-parse_shard(
+parse_skeletons(
+    Config.from_dict(snakemake.config),
+    snakemake.wildcards.dataset,
+    Shard.parse(snakemake.wildcards.scatteritem),
     snakemake.input.index,
-    get_dataset(snakemake.params.entry["kind"]),
-    shard,
-    n_shards,
-    snakemake.output.store,
-    snakemake.output.table,
-    on_error=snakemake.params.skeleton["on_error"],
-    compression_level=snakemake.params.skeleton["compression_level"],
+    ShardOutput(snakemake.output.store, snakemake.output.table),
 )

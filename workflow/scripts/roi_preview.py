@@ -1,14 +1,14 @@
 """Rule roi_preview: a contact sheet PNG of evaluation tiles, to check the crops by eye."""
 
-from mmnet.datasets import get_dataset
+from mmnet.config import Config
 from mmnet.logs import setup_logging
-from mmnet.roi.preview import write_preview
+from mmnet.stages.roi import roi_preview
 
 setup_logging(log_file=snakemake.log[0])
-write_preview(
+roi_preview(
+    Config.from_dict(snakemake.config),
+    snakemake.wildcards.dataset,
     snakemake.input.store,
     snakemake.input.samples,
     snakemake.output[0],
-    n_tiles=snakemake.params.roi["preview_tiles"],
-    class_names=get_dataset(snakemake.params.entry["kind"]).class_names,
 )

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from mmnet.skeleton.layouts import Layout, get_layout
+from mmnet.status import STATUS_EXCLUDED, STATUS_OK, STATUS_REJECTED
 
-#: Values of the ``status`` column of ``samples.parquet``.
-STATUS_OK, STATUS_EXCLUDED, STATUS_REJECTED = "ok", "excluded", "rejected"
+__all__ = ["STATUS_EXCLUDED", "STATUS_OK", "STATUS_REJECTED"]  # the dataset modules' statuses
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,14 @@ not cached, the training stops before it starts, naming the file and where it go
 
 from __future__ import annotations
 
-import hashlib
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.error import URLError
 
 import torch
+
+from mmnet.store import sha256_of
 
 #: Seconds a download may wait for the network before the run gives up.
 DOWNLOAD_TIMEOUT = 60
@@ -45,14 +46,6 @@ IMAGENET_RESNET18 = HubWeights(
 class PretrainedWeightsError(FileNotFoundError):
     """The pretrained weights are neither cached nor downloadable; the message says where
     to put the file."""
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def cached_weights(weights: HubWeights) -> Path:

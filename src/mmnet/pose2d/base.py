@@ -28,6 +28,41 @@ BODY_25 = (
 N_KEYPOINTS = len(BODY_25)
 
 
+@dataclass(frozen=True)
+class OpenPoseOptions:
+    """``pose2d.openpose`` of the config (see the schema)."""
+
+    interface: str = "auto"
+    binary: str = "openpose.bin"
+    model_folder: str | None = None
+    extra_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PoseOptions:
+    """The ``pose2d`` section of the config (see the schema)."""
+
+    max_people: int = 4
+    compression_level: int = 3
+    openpose: OpenPoseOptions = OpenPoseOptions()
+    kinect_sides: str = "openpose"
+    min_detection_confidence: float = 0.5  # mediapipe
+
+    @classmethod
+    def from_dict(cls, section: Mapping) -> PoseOptions:
+        openpose = dict(section.get("openpose", {}))
+        openpose["extra_args"] = tuple(openpose.get("extra_args", ()))
+        return cls(
+            max_people=section.get("max_people", 4),
+            compression_level=section.get("compression_level", 3),
+            openpose=OpenPoseOptions(**openpose),
+            kinect_sides=section.get("kinect", {}).get("sides", "openpose"),
+            min_detection_confidence=section.get("mediapipe", {}).get(
+                "min_detection_confidence", 0.5
+            ),
+        )
+
+
 def no_people() -> np.ndarray:
     return np.zeros((0, N_KEYPOINTS, 3), dtype=np.float32)
 
@@ -106,29 +141,3 @@ def scale_people(people: np.ndarray, scale: float) -> np.ndarray:
     out = people.copy()
     out[..., :2] *= scale
     return out
-
-
-def draw_people(
-    image: np.ndarray, people: np.ndarray, keypoints: Sequence[int] = (0, 4, 7, 10, 13)
-) -> np.ndarray:
-    """A copy of ``image`` with ``keypoints`` of every person drawn (for checking by eye):
-    circles in one colour per keypoint, the person's index written at the first one."""
-    from PIL import Image, ImageDraw
-
-    colours = ("white", "red", "blue", "orange", "cyan", "magenta", "yellow", "lime")
-    canvas = Image.fromarray(image)
-    draw = ImageDraw.Draw(canvas)
-    radius = max(3, image.shape[0] // 150)
-    for index, person in enumerate(people):
-        for i, keypoint in enumerate(keypoints):
-            x, y, confidence = (float(v) for v in person[keypoint])
-            if confidence <= 0:
-                continue
-            draw.ellipse(
-                (x - radius, y - radius, x + radius, y + radius),
-                outline=colours[i % len(colours)],
-                width=max(1, radius // 2),
-            )
-            if i == 0:
-                draw.text((x + radius + 2, y - radius), str(index), fill="yellow")
-    return np.asarray(canvas)

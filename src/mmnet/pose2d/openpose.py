@@ -32,6 +32,7 @@ import numpy as np
 from mmnet.pose2d.base import (
     N_KEYPOINTS,
     FrameRequest,
+    OpenPoseOptions,
     PoseBackend,
     no_people,
     parse_openpose_json,
@@ -134,10 +135,10 @@ class OpenPosePythonBackend(PoseBackend):
         return out
 
 
-def make_openpose(settings: dict, workdir: str | Path | None = None) -> PoseBackend:
-    """The OpenPose backend of the config's ``pose2d.openpose`` ``settings``."""
-    interface = settings.get("interface", "auto")
-    model_folder, extra_args = settings.get("model_folder"), settings.get("extra_args", ())
+def make_openpose(options: OpenPoseOptions, workdir: str | Path | None = None) -> PoseBackend:
+    """The OpenPose backend of the config's ``pose2d.openpose`` ``options``."""
+    interface = options.interface
+    model_folder, extra_args = options.model_folder, options.extra_args
     if interface == "auto":
         try:
             _import_pyopenpose()
@@ -147,8 +148,7 @@ def make_openpose(settings: dict, workdir: str | Path | None = None) -> PoseBack
         log.info("pose2d.openpose.interface auto: %s", interface)
     if interface == "python":
         return OpenPosePythonBackend(model_folder, extra_args)
-    binary = settings.get("binary", "openpose.bin")
-    return OpenPoseBackend(binary, model_folder, extra_args, workdir=workdir)
+    return OpenPoseBackend(options.binary, model_folder, extra_args, workdir=workdir)
 
 
 def flags_to_params(flags: Sequence[str]) -> dict[str, str]:

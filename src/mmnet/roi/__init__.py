@@ -1,7 +1,6 @@
 """Five-frame spatio-temporal ROI (spec §4.3): tiles of body-part crops, stored per sample.
 
 - :mod:`mmnet.roi.tile`: crops, layouts, person choice, resize, flip (the algorithm);
-- :mod:`mmnet.roi.stage`: the build_roi / gather_roi stages writing ``roi.zarr``;
 - :mod:`mmnet.roi.store`: the store's layout and :class:`RoiStore`, the loaders' view;
 - :mod:`mmnet.roi.preview`: a contact sheet PNG of tiles, to check crops by eye.
 """

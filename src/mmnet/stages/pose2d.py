@@ -1,4 +1,4 @@
-"""The extract_pose2d stage: the selected frames of each sample -> ``pose2d.zarr``.
+"""Stages extract_pose2d and gather_pose2d: the selected frames of each sample -> ``pose2d.zarr``.
 
 Per shard of ``samples.parquet`` rows: open each usable sample's video (missing,
 unreadable and frame-count mismatches are recorded, not fatal), ask the backend for the
@@ -30,37 +30,36 @@ import numpy as np
 import pandas as pd
 
 import mmnet
-from mmnet.datasets.base import STATUS_OK, Dataset, SampleVideo
-from mmnet.frames import (
-    FRAMES_TABLE,
-    IMAGES,
-    STATUS_SKIPPED,
-    FrameConfig,
-    FrameSelection,
-    fallback_chain,
-    write_frame_images,
-)
+from mmnet.config import Config
+from mmnet.datasets.base import Dataset, SampleVideo
+from mmnet.frames import FrameConfig, FrameSelection, fallback_chain
 from mmnet.logs import progress
 from mmnet.pose2d import make_backend
 from mmnet.pose2d.base import BODY_25, N_KEYPOINTS, FrameRequest, PoseBackend
-from mmnet.skeleton.stage import parse_scatteritem
+from mmnet.stages.frames import FRAMES_TABLE, IMAGES
+from mmnet.stages.shards import Shard, ShardOutput
+from mmnet.status import STATUS_NO_PERSON, STATUS_OK, STATUS_SKIPPED
 from mmnet.store import (
     SAMPLES_PER_FILE,
     atomic_path,
     create_sample_array,
     gather_shards,
-    shard_blocks,
     typed_table,
     write_parquet,
 )
-from mmnet.video import VideoError, VideoReader, open_sample_video, scaled_size
+from mmnet.video import (
+    VideoError,
+    VideoReader,
+    open_sample_video,
+    scaled_size,
+    write_frame_images,
+)
 
 log = logging.getLogger(__name__)
 
 POSE_ARRAYS = ["keypoints", "frame", "people"]
 #: ``people`` value of an entry the backend had no data for (e.g. a missing JSON file).
 NO_DATA = -1
-STATUS_NO_PERSON = "no_person"
 POSE_COLUMNS = (
     "row", "sample", "pose_status", "pose_reason", "video_frames", "video_width",
     "video_height", "pose_frames", "frames_with_people",
@@ -98,21 +97,43 @@ class _Sample:
 
 
 def extract_pose2d(
+    config: Config,
+    dataset: str,
+    shard: Shard,
     samples: str | Path,
+    out: ShardOutput,
+    frames_dir: str | Path | None = None,
+) -> pd.DataFrame:
+    """Rule extract_pose2d (``mmnet extract-pose2d``): shard ``shard`` of ``dataset`` with
+    the dataset's pose backend; see :func:`estimate_shard`."""
+    entry = config.dataset(dataset)
+    backend = make_backend(
+        entry.pose_backend,
+        entry.kind,
+        openpose_json=entry.openpose_json,
+        options=config.pose2d,
+        workdir=out.table.parent,
+    )
+    return estimate_shard(
+        entry.kind, backend, config.frames, shard, samples, out, frames_dir=frames_dir,
+        max_people=config.pose2d.max_people, compression_level=config.pose2d.compression_level,
+    )  # fmt: skip
+
+
+def estimate_shard(
     dataset: Dataset,
     backend: PoseBackend,
-    shard: int,
-    n_shards: int,
-    out_store: str | Path,
-    out_table: str | Path,
     config: FrameConfig,
+    shard: Shard,
+    samples: str | Path,
+    out: ShardOutput,
     *,
     frames_dir: str | Path | None = None,
     max_people: int = 4,
     compression_level: int = 3,
     samples_per_file: int = SAMPLES_PER_FILE,
 ) -> pd.DataFrame:
-    """2D poses of the selected frames of shard ``shard`` of ``n_shards``.
+    """2D poses of the selected frames of the rows of ``shard``.
 
     ``frames_dir``: the kept extract_frames output of the same shard, for a backend that
     reads image files; without it, such a backend gets each block's frames decoded into a
@@ -123,11 +144,12 @@ def extract_pose2d(
     frames_table = _frames_table(frames_dir) if backend.needs_images and frames_dir else None
     kept_images = Path(frames_dir) / IMAGES if frames_table is not None else None
     shape = store_shape(len(table), config, max_people)
-    blocks = shard_blocks(len(table), shard, n_shards, samples_per_file)
+    blocks = shard.blocks(len(table), samples_per_file)
     records: list[dict] = []
+    out.table.parent.mkdir(parents=True, exist_ok=True)
     with (
-        atomic_path(out_store) as tmp,
-        tempfile.TemporaryDirectory(prefix=".pose2d-", dir=Path(out_table).parent) as scratch,
+        atomic_path(out.store) as tmp,
+        tempfile.TemporaryDirectory(prefix=".pose2d-", dir=out.table.parent) as scratch,
     ):
         arrays = {
             name: create_sample_array(
@@ -142,7 +164,7 @@ def extract_pose2d(
         }  # fmt: skip
         group_attributes(tmp, backend.name, config, max_people)
         n_rows = sum(len(b) for b in blocks)
-        bar = progress(total=n_rows, desc=f"pose2d {shard + 1}/{n_shards}", unit="sample")
+        bar = progress(total=n_rows, desc=f"pose2d {shard.name}", unit="sample")
         for rows in blocks:
             jobs, block_records = _open_block(
                 table, rows, dataset, config, frames_table, frames_dir
@@ -159,42 +181,14 @@ def extract_pose2d(
             bar.update(len(rows))
         bar.close()
     result = typed_table(records, POSE_COLUMNS)
-    write_parquet(result, out_table)
+    write_parquet(result, out.table)
     ran, total = int(result["pose_frames"].fillna(0).sum()), int(result["video_frames"].sum())
     log.info(
-        "shard %d/%d (%s): pose ran on %d frames of the %d in the videos (%.1f%%); %s",
-        shard + 1, n_shards, backend.name, ran, total, 100.0 * ran / max(total, 1),
+        "shard %s (%s): pose ran on %d frames of the %d in the videos (%.1f%%); %s",
+        shard.name, backend.name, ran, total, 100.0 * ran / max(total, 1),
         result["pose_status"].value_counts().to_dict(),
     )  # fmt: skip
     return result
-
-
-def run_pose2d_shard(
-    samples: str | Path,
-    dataset: Dataset,
-    entry: dict,
-    settings: dict,
-    config: FrameConfig,
-    scatteritem: str,
-    out_store: str | Path,
-    out_table: str | Path,
-    frames_dir: str | Path | None = None,
-) -> pd.DataFrame:
-    """:func:`extract_pose2d` for shard ``scatteritem`` (``"2-of-8"``) with the backend of a
-    dataset's config ``entry`` and the config's ``pose2d`` ``settings``."""
-    shard, n_shards = parse_scatteritem(scatteritem)
-    backend = make_backend(
-        entry["pose_backend"],
-        dataset,
-        openpose_json=entry.get("openpose_json"),
-        settings=settings,
-        workdir=Path(out_table).parent,
-    )
-    return extract_pose2d(
-        samples, dataset, backend, shard, n_shards, out_store, out_table, config,
-        frames_dir=frames_dir, max_people=settings["max_people"],
-        compression_level=settings["compression_level"],
-    )  # fmt: skip
 
 
 def store_shape(n_samples: int, config: FrameConfig, max_people: int) -> tuple[int, ...]:

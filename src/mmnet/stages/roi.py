@@ -1,4 +1,5 @@
-"""The build_roi stage: video frames + ``pose2d.zarr`` -> ``roi.zarr`` (+ ``roi.parquet``).
+"""Stages build_roi, gather_roi and roi_preview: video frames + ``pose2d.zarr`` -> ``roi.zarr``
+(+ ``roi.parquet``).
 
 Per shard of ``samples.parquet`` rows, for each sample whose poses are usable: the frames
 of its evaluation tile and of its ``k`` training draws (:mod:`mmnet.frames`), each replaced
@@ -16,9 +17,7 @@ index -1 and counted in ``roi.parquet``; a sample with no evaluation column at a
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +25,11 @@ import pandas as pd
 import zarr
 
 import mmnet
+from mmnet.config import Config
 from mmnet.datasets.base import Dataset
-from mmnet.frames import NO_FRAME, STATUS_SKIPPED, FrameConfig, fallback_chain
+from mmnet.frames import NO_FRAME, FrameConfig, fallback_chain
 from mmnet.logs import progress
+from mmnet.roi.preview import write_preview
 from mmnet.roi.store import ROI_ARRAYS, SLOT, encode_column
 from mmnet.roi.tile import (
     CELL,
@@ -42,20 +43,19 @@ from mmnet.roi.tile import (
     to_network,
 )
 from mmnet.skeleton.transforms import body_energy
+from mmnet.stages.shards import Shard, ShardOutput
+from mmnet.status import STATUS_NO_PERSON, STATUS_OK, STATUS_PARTIAL, STATUS_SKIPPED
 from mmnet.store import (
     SAMPLES_PER_FILE,
     atomic_path,
     create_sample_array,
     gather_shards,
-    shard_blocks,
     typed_table,
     write_parquet,
 )
 from mmnet.video import VideoError, open_sample_video
 
 log = logging.getLogger(__name__)
-
-STATUS_OK, STATUS_PARTIAL, STATUS_NO_PERSON = "ok", "partial", "no_person"
 ROI_COLUMNS = (
     "row", "sample", "roi_status", "roi_reason", "columns", "empty_slots", "two_person_columns",
 )  # fmt: skip
@@ -83,28 +83,43 @@ class SamplePoses:
 
 
 def build_roi(
+    config: Config,
+    dataset: str,
+    shard: Shard,
     samples: str | Path,
     pose_store: str | Path,
     pose_table: str | Path,
+    out: ShardOutput,
+) -> pd.DataFrame:
+    """Rule build_roi (``mmnet build-roi``): shard ``shard`` of ``dataset``; see
+    :func:`roi_shard`."""
+    return roi_shard(
+        config.dataset(dataset).kind, config.frames, shard, samples, pose_store, pose_table,
+        out, effort=config.roi.webp_effort,
+    )  # fmt: skip
+
+
+def roi_shard(
     dataset: Dataset,
-    shard: int,
-    n_shards: int,
-    out_store: str | Path,
-    out_table: str | Path,
     config: FrameConfig,
+    shard: Shard,
+    samples: str | Path,
+    pose_store: str | Path,
+    pose_table: str | Path,
+    out: ShardOutput,
     *,
     effort: int = 1,
     compression_level: int = 3,
     samples_per_file: int = SAMPLES_PER_FILE,
 ) -> pd.DataFrame:
-    """ROI columns of the rows of shard ``shard`` of ``n_shards``."""
+    """ROI columns of the rows of ``shard``."""
     table = pd.read_parquet(samples)
     poses = pd.read_parquet(pose_table)
     pose = zarr.open_group(pose_store, mode="r")
     n, k, count = len(table), config.training_candidates, config.temporal_rgb_frames
-    blocks = shard_blocks(n, shard, n_shards, samples_per_file)
+    blocks = shard.blocks(n, samples_per_file)
     records: list[dict] = []
-    with atomic_path(out_store) as tmp:
+    with atomic_path(out.store) as tmp:
         arrays = {
             name: create_sample_array(
                 tmp, name, (n, *dims), dtype,
@@ -121,7 +136,7 @@ def build_roi(
             if name != "training" or k > 0  # zarr has no zero-length chunks
         }  # fmt: skip
         zarr.open_group(tmp, mode="a").attrs.update(store_attributes(dataset, config))
-        bar = progress(total=sum(map(len, blocks)), desc=f"roi {shard + 1}/{n_shards}")
+        bar = progress(total=sum(map(len, blocks)), desc=f"roi {shard.name}")
         for rows in blocks:
             block = {
                 "columns": np.zeros((len(rows), config.slots, SLOT), np.uint8),
@@ -154,10 +169,10 @@ def build_roi(
                 array[rows.start : rows.stop] = block[name]
         bar.close()
     result = typed_table(records, ROI_COLUMNS)
-    write_parquet(result, out_table)
+    write_parquet(result, out.table)
     log.info(
-        "shard %d/%d: %d samples, %d columns; %s",
-        shard + 1, n_shards, len(result), int(result["columns"].sum()),
+        "shard %s: %d samples, %d columns; %s",
+        shard.name, len(result), int(result["columns"].sum()),
         result["roi_status"].value_counts().to_dict(),
     )  # fmt: skip
     return result
@@ -312,68 +327,19 @@ def gather_roi(
     return result
 
 
-def build_rgb(
-    dataset: Dataset,
-    entry: dict,
-    config: dict,
+def roi_preview(
+    config: Config,
+    dataset: str,
+    store: str | Path,
     samples: str | Path,
-    out_dir: str | Path,
+    out: str | Path,
     *,
-    workers: int = 1,
-) -> pd.DataFrame:
-    """The whole RGB front end of one dataset in-process, as the rules run it.
-
-    ``workers`` shards run in a process pool per stage: extract_frames (only to keep the
-    OpenPose binary's frames, :func:`~mmnet.pose2d.runs_extract_frames`), extract_pose2d,
-    gather_pose2d, build_roi, gather_roi. Writes ``pose2d.zarr``/``.parquet`` and
-    ``roi.zarr``/``.parquet`` under ``out_dir`` (kept frames: ``out_dir/frames/``).
-    """
-    from mmnet.frames import extract_frames
-    from mmnet.pose2d import runs_extract_frames
-    from mmnet.pose2d.stage import gather_pose2d, run_pose2d_shard
-
-    out_dir = Path(out_dir)
-    frames = FrameConfig(**config["frames"])
-    items = [f"{i + 1}-of-{workers}" for i in range(workers)]
-    parts = out_dir / ".rgb.parts"
-    frame_dirs = [out_dir / "frames" / item for item in items]
-    pose_parts = [(parts / f"pose2d_{i}.zarr", parts / f"pose2d_{i}.parquet") for i in items]
-    roi_parts = [(parts / f"roi_{i}.zarr", parts / f"roi_{i}.parquet") for i in items]
-    keep_frames = runs_extract_frames(entry["pose_backend"], config)
-    try:
-        parts.mkdir(parents=True, exist_ok=True)
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            if keep_frames:
-                _wait(pool, extract_frames, [
-                    (samples, dataset, i, workers, frame_dirs[i], frames) for i in range(workers)
-                ])  # fmt: skip
-            _wait(pool, run_pose2d_shard, [
-                (samples, dataset, entry, config["pose2d"], frames, items[i], *pose_parts[i],
-                 frame_dirs[i] if keep_frames else None)
-                for i in range(workers)
-            ])  # fmt: skip
-            gather_pose2d(
-                samples, [p[0] for p in pose_parts], [p[1] for p in pose_parts],
-                out_dir / "pose2d.zarr", out_dir / "pose2d.parquet",
-            )  # fmt: skip
-            _wait(pool, _build_roi_shard, [
-                (samples, out_dir / "pose2d.zarr", out_dir / "pose2d.parquet", dataset, i,
-                 workers, *roi_parts[i], frames, config["roi"]["webp_effort"])
-                for i in range(workers)
-            ])  # fmt: skip
-        return gather_roi(
-            samples, [p[0] for p in roi_parts], [p[1] for p in roi_parts],
-            out_dir / "roi.zarr", out_dir / "roi.parquet",
-        )  # fmt: skip
-    finally:
-        shutil.rmtree(parts, ignore_errors=True)
-
-
-def _build_roi_shard(*args) -> pd.DataFrame:
-    *positional, effort = args
-    return build_roi(*positional, effort=effort)
-
-
-def _wait(pool: ProcessPoolExecutor, function, arguments: list[tuple]) -> None:
-    for job in [pool.submit(function, *args) for args in arguments]:
-        job.result()
+    n_tiles: int | None = None,
+    seed: int = 0,
+    training: bool = False,
+) -> list[str]:
+    """Rule roi_preview (``mmnet roi preview``): a contact sheet PNG of ROI tiles."""
+    return write_preview(
+        store, samples, out, n_tiles=n_tiles or config.roi.preview_tiles,
+        class_names=config.dataset(dataset).kind.class_names, seed=seed, training=training,
+    )  # fmt: skip

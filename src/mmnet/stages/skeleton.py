@@ -1,19 +1,19 @@
-"""The skeleton stage: raw files -> ``skeleton.zarr`` (+ the final ``samples.parquet``).
+"""Stages parse_skeletons and gather_skeletons: raw files -> ``skeleton.zarr`` (+ the final
+``samples.parquet``).
 
 ``parse_shard`` reads, selects bodies, pre-normalises and writes one shard's rows into its
 own store (blocks of whole shard files, so memory stays at one block); ``gather_skeletons``
 links the shard stores into ``skeleton.zarr`` and adds what parsing found (frames, bodies,
-rejections) to the index, giving ``samples.parquet``. ``build_skeletons`` runs the same
-functions in one process pool, for use without Snakemake.
+rejections) to the index, giving ``samples.parquet``. ``build_skeletons`` runs both in
+one process pool (``mmnet skeletons``, :mod:`mmnet.stages.local`).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-import shutil
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,15 +21,17 @@ import numpy as np
 import pandas as pd
 
 import mmnet
-from mmnet.datasets.base import STATUS_OK, STATUS_REJECTED, Dataset, UnusableSample
+from mmnet.config import Config, SkeletonOptions
+from mmnet.datasets.base import Dataset, UnusableSample
 from mmnet.logs import progress
 from mmnet.skeleton.transforms import fit_frames, pre_normalize, select_bodies
+from mmnet.stages.shards import Shard, ShardOutput, remove_parts, run_shards
+from mmnet.status import STATUS_OK, STATUS_REJECTED
 from mmnet.store import (
     SAMPLES_PER_FILE,
     atomic_path,
     create_sample_array,
     gather_stores,
-    shard_blocks,
     write_parquet,
 )
 
@@ -47,28 +49,24 @@ class ShardReport:
     seconds: float
 
 
-def parse_scatteritem(item: str) -> tuple[int, int]:
-    """``"3-of-8"`` (Snakemake's scatter item, 1-based) -> ``(2, 8)`` (0-based shard)."""
-    index, _, total = item.partition("-of-")
-    shard, n_shards = int(index) - 1, int(total)
-    if not 0 <= shard < n_shards:
-        raise ValueError(f"bad shard {item!r}")
-    return shard, n_shards
+def parse_skeletons(
+    config: Config, dataset: str, shard: Shard, index: str | Path, out: ShardOutput
+) -> ShardReport:
+    """Rule parse_skeletons: shard ``shard`` of ``dataset``'s index table (``mmnet
+    parse-skeletons``); see :func:`parse_shard`."""
+    return parse_shard(config.dataset(dataset).kind, config.skeleton, shard, index, out)
 
 
 def parse_shard(
-    index: str | Path,
     dataset: Dataset,
-    shard: int,
-    n_shards: int,
-    out_store: str | Path,
-    out_table: str | Path,
+    options: SkeletonOptions,
+    shard: Shard,
+    index: str | Path,
+    out: ShardOutput,
     *,
-    on_error: str = "fail",
-    compression_level: int = 3,
     samples_per_file: int = SAMPLES_PER_FILE,
 ) -> ShardReport:
-    """Process the rows of shard ``shard`` (0-based) of ``n_shards`` of the index table.
+    """Read, select bodies, pre-normalise and store the rows of ``shard``.
 
     Writes a store with the full ``(N, 3, T, V, M)`` shape holding only this shard's rows,
     and a table of ``row`` + :data:`PARSE_COLUMNS` for them. With ``on_error="reject"`` a
@@ -77,24 +75,24 @@ def parse_shard(
     start = time.perf_counter()
     table = pd.read_parquet(index)
     shape = store_shape(dataset, len(table))
-    blocks = shard_blocks(len(table), shard, n_shards, samples_per_file)
+    blocks = shard.blocks(len(table), samples_per_file)
     records: list[dict] = []
-    with atomic_path(out_store) as tmp:
+    with atomic_path(out.store) as tmp:
         array = create_sample_array(
             tmp,
             JOINT_ARRAY,
             shape,
             "float32",
             samples_per_file=samples_per_file,
-            compression_level=compression_level,
+            compression_level=options.compression_level,
             attributes=store_attributes(dataset),
         )
         n_rows = sum(len(b) for b in blocks)
-        bar = progress(total=n_rows, desc=f"skeletons {shard + 1}/{n_shards}", unit="sample")
+        bar = progress(total=n_rows, desc=f"skeletons {shard.name}", unit="sample")
         for rows in blocks:
             block = np.zeros((len(rows), *shape[4:], *shape[2:4], 3), dtype=np.float32)
             for i, row in enumerate(rows):
-                record = _read_into(dataset, table.iloc[row], block[i], on_error)
+                record = _read_into(dataset, table.iloc[row], block[i], options.on_error)
                 if record is not None:
                     records.append({"row": row, **record})
             pre_normalize(block)  # (N, M, T, V, C), in place
@@ -104,7 +102,7 @@ def parse_shard(
         bar.close()
     result = pd.DataFrame.from_records(records, columns=["row", *PARSE_COLUMNS])
     write_parquet(
-        result.astype({"row": "int64", "n_frames": "int32", "n_bodies": "int32"}), out_table
+        result.astype({"row": "int64", "n_frames": "int32", "n_bodies": "int32"}), out.table
     )
     report = ShardReport(
         rows=n_rows,
@@ -113,8 +111,8 @@ def parse_shard(
         seconds=time.perf_counter() - start,
     )
     log.info(
-        "shard %d/%d: %d rows, %d parsed, %d rejected in %.1f s",
-        shard + 1, n_shards, report.rows, report.parsed, report.rejected, report.seconds,
+        "shard %s: %d rows, %d parsed, %d rejected in %.1f s",
+        shard.name, report.rows, report.parsed, report.rejected, report.seconds,
     )  # fmt: skip
     return report
 
@@ -192,33 +190,20 @@ def gather_skeletons(
 
 def build_skeletons(
     dataset: Dataset,
+    options: SkeletonOptions,
     index: str | Path,
     out_store: str | Path,
     out_samples: str | Path,
     *,
     workers: int = 1,
-    on_error: str = "fail",
-    compression_level: int = 3,
 ) -> pd.DataFrame:
     """The whole stage in one call: ``workers`` shards in a process pool, then gather."""
-    out_store = Path(out_store)
-    parts = out_store.parent / f".{out_store.name}.parts"
-    stores = [parts / f"skeleton_{i + 1}-of-{workers}.zarr" for i in range(workers)]
-    tables = [s.with_suffix(".parquet") for s in stores]
-    kwargs = {"on_error": on_error, "compression_level": compression_level}
+    parts = Path(out_store).parent / f".{Path(out_store).name}.parts"
     try:
-        if workers == 1:
-            parse_shard(index, dataset, 0, 1, stores[0], tables[0], **kwargs)
-        else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                jobs = [
-                    pool.submit(
-                        parse_shard, index, dataset, i, workers, stores[i], tables[i], **kwargs
-                    )
-                    for i in range(workers)
-                ]
-                for job in jobs:
-                    job.result()
-        return gather_skeletons(index, stores, tables, out_store, out_samples)
+        job = functools.partial(parse_shard, dataset, options, index=index)
+        outputs = run_shards(job, "skeleton", parts, workers)
+        return gather_skeletons(
+            index, [o.store for o in outputs], [o.table for o in outputs], out_store, out_samples
+        )
     finally:
-        shutil.rmtree(parts, ignore_errors=True)
+        remove_parts(parts)

@@ -25,8 +25,8 @@ import torch
 import zarr
 from torch.utils.data import Dataset, Sampler
 
-from mmnet.datasets.base import STATUS_OK
 from mmnet.skeleton.layouts import Layout, joint_to_bone
+from mmnet.status import STATUS_OK
 from mmnet.store import SampleReader
 
 log = logging.getLogger(__name__)

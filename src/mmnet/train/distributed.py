@@ -9,7 +9,6 @@ one.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -24,6 +23,11 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 log = logging.getLogger(__name__)
+
+
+#: Exit status of a training stopped by SIGTERM after saving its resume file (EX_TEMPFAIL):
+#: non-zero, so that Snakemake / SLURM retry the job, which then resumes.
+PREEMPTED_EXIT = 75
 
 
 class Preempted(RuntimeError):
@@ -214,20 +218,20 @@ def processes_for(gpus: int) -> int:
     return max(1, min(gpus, torch.cuda.device_count()))
 
 
-def launch_torchrun(job: dict, processes: int, threads: int, job_file: Path) -> None:
-    """Run ``mmnet train --job job_file`` under ``torchrun --standalone`` with
-    ``processes`` workers, relaying their output into this process's log.
+def launch_torchrun(job, processes: int, threads: int, job_file: Path) -> None:
+    """Run ``job`` (a :class:`~mmnet.train.job.TrainJob`) under ``torchrun --standalone``
+    with ``processes`` workers (:mod:`mmnet.train.worker`), relaying their output into this
+    process's log.
 
     SIGTERM/SIGINT are forwarded to torchrun, which forwards them to the workers; they save
     their resume file and exit non-zero, and this raises :class:`Preempted`. Any other
     failure raises :class:`subprocess.CalledProcessError`.
     """
-    job_file.parent.mkdir(parents=True, exist_ok=True)
-    job_file.write_text(json.dumps(job, indent=1))
+    job.to_json(job_file)
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone",
-        "--nproc-per-node", str(processes), "-m", "mmnet", "train",
-        "--job", str(job_file), "--threads", str(max(1, threads // processes)),
+        "--nproc-per-node", str(processes), "-m", "mmnet.train.worker",
+        str(job_file), str(max(1, threads // processes)),
     ]  # fmt: skip
     log.info("launching %d DDP processes: %s", processes, " ".join(command))
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

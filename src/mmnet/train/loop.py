@@ -36,6 +36,7 @@ from mmnet.train.distributed import (
     ignore_stop_signals,
     sum_across,
 )
+from mmnet.train.options import TrainOptions
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class Trainer:
     val_data: Dataset
     val_labels: np.ndarray
     env: Env
-    options: dict
+    options: TrainOptions
     resume_path: Path
     fingerprint: str
     workers: int = 0
@@ -141,11 +142,11 @@ class Trainer:
 
     def __post_init__(self) -> None:
         fp16 = self.env.device.type == "cuda" and not torch.cuda.is_bf16_supported()
-        self.scaler = torch.amp.GradScaler("cuda", enabled=fp16 and self.options["amp"])
+        self.scaler = torch.amp.GradScaler("cuda", enabled=fp16 and self.options.amp)
         self.sampler = TrainBatches(
             len(self.train_data),
-            self.options["batch_size"],
-            seed=self.options["seed"],
+            self.options.batch_size,
+            seed=self.options.seed,
             rank=self.env.rank,
             world=self.env.world,
         )
@@ -200,10 +201,10 @@ class Trainer:
     def fit(self, stop: StopRequest) -> None:
         """Run the remaining epochs; raises :class:`Preempted` after a stop request."""
         options = self.options
-        while self.state.epoch < options["epochs"]:
+        while self.state.epoch < options.epochs:
             epoch = self.state.epoch
             started = time.perf_counter()
-            lr = lr_at(epoch, options["base_lr"], options["lr_steps"])
+            lr = lr_at(epoch, options.base_lr, options.lr_steps)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             self._train_epoch(epoch, stop)
@@ -214,14 +215,14 @@ class Trainer:
                 "train_loss": loss / seen,
                 "train_top1": correct / seen,
             }
-            last = epoch == options["epochs"] - 1
-            if (epoch + 1) % options["eval_interval"] == 0 or last:
+            last = epoch == options.epochs - 1
+            if (epoch + 1) % options.eval_interval == 0 or last:
                 row.update(self._validate(epoch))
             row["seconds"] = time.perf_counter() - started
             self.state.history.append({c: row.get(c, float("nan")) for c in HISTORY_COLUMNS})
             log.info(
                 "epoch %d/%d lr %.4g loss %.4f train top-1 %.3f val top-1 %s (%.1f s)",
-                epoch + 1, options["epochs"], lr, row["train_loss"], row["train_top1"],
+                epoch + 1, options.epochs, lr, row["train_loss"], row["train_top1"],
                 f"{row['val_top1']:.3f}" if "val_top1" in row else "-", row["seconds"],
             )  # fmt: skip
             self.state.epoch, self.state.batch, self.state.sums = epoch + 1, 0, [0.0, 0.0, 0.0]
@@ -242,7 +243,7 @@ class Trainer:
         for inputs, labels in self._batches(loader, epoch):
             inputs = to_model_inputs(inputs, self.env.device, self.channels_last)
             labels = labels.to(self.env.device, non_blocking=True)
-            with _autocast(self.env, self.options["amp"]):
+            with _autocast(self.env, self.options.amp):
                 logits = self.model(**inputs)
                 loss = F.cross_entropy(logits.float(), labels)
             self.optimizer.zero_grad(set_to_none=True)
@@ -277,7 +278,7 @@ class Trainer:
         return iter(
             progress(
                 loader,
-                desc=f"epoch {epoch + 1}/{self.options['epochs']}",
+                desc=f"epoch {epoch + 1}/{self.options.epochs}",
                 unit="batch",
                 disable=not self.env.main,
             )
@@ -305,9 +306,9 @@ class Trainer:
             self.module,
             dataset,
             self.env,
-            batch_size=self.options["test_batch_size"],
+            batch_size=self.options.test_batch_size,
             workers=self.workers,
-            amp=self.options["amp"],
+            amp=self.options.amp,
             channels_last=self.channels_last,
             desc=desc,
         )

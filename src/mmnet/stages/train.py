@@ -1,0 +1,85 @@
+"""Stages train_skeleton and train_rgb: one stream of one protocol (``mmnet train``), and
+scoring with existing weights (``mmnet evaluate``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mmnet.config import Config
+from mmnet.train.evaluation import evaluate_stream
+from mmnet.train.job import TrainJob
+from mmnet.train.run import train_stream
+
+
+def train_job(
+    config: Config,
+    dataset: str,
+    protocol: str,
+    stream: str,
+    *,
+    samples: str | Path,
+    skeleton: str | Path,
+    out_dir: str | Path,
+    roi: str | Path | None = None,
+    joint_model: str | Path | None = None,
+) -> TrainJob:
+    """The training of ``(dataset, protocol, stream)`` with the config's options."""
+    return TrainJob(
+        dataset=dataset,
+        kind=config.dataset(dataset).kind.kind,
+        protocol=protocol,
+        stream=stream,
+        options=config.train_options(dataset, protocol, stream),
+        samples=str(samples),
+        skeleton=str(skeleton),
+        out_dir=str(out_dir),
+        roi=str(roi) if roi is not None else None,
+        joint_model=str(joint_model) if joint_model is not None else None,
+    )
+
+
+def train(
+    config: Config,
+    dataset: str,
+    protocol: str,
+    stream: str,
+    *,
+    samples: str | Path,
+    skeleton: str | Path,
+    out_dir: str | Path,
+    roi: str | Path | None = None,
+    joint_model: str | Path | None = None,
+    gpus: int = 1,
+    threads: int = 1,
+) -> dict | None:
+    """Rules train_skeleton / train_rgb: train one stream and write its outputs."""
+    job = train_job(
+        config, dataset, protocol, stream, samples=samples, skeleton=skeleton,
+        out_dir=out_dir, roi=roi, joint_model=joint_model,
+    )  # fmt: skip
+    return train_stream(job, gpus=gpus, threads=threads)
+
+
+def evaluate(
+    config: Config,
+    dataset: str,
+    protocol: str,
+    stream: str,
+    weights: str | Path,
+    *,
+    samples: str | Path,
+    skeleton: str | Path,
+    out_dir: str | Path,
+    roi: str | Path | None = None,
+    joint_model: str | Path | None = None,
+    threads: int = 1,
+    **switches,
+) -> dict:
+    """``mmnet evaluate``: score the test split with ``weights``; ``switches`` (attention,
+    temporal_positions, legacy_invert) override the config's options for released weights."""
+    job = train_job(
+        config, dataset, protocol, stream, samples=samples, skeleton=skeleton,
+        out_dir=out_dir, roi=roi, joint_model=joint_model,
+    )  # fmt: skip
+    job = job.with_options(**{k: v for k, v in switches.items() if v is not None})
+    return evaluate_stream(job, weights, threads=threads)

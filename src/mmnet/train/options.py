@@ -1,0 +1,62 @@
+"""The resolved hyper-parameters of one training, as a typed, immutable object.
+
+Built once from the validated config (:meth:`mmnet.config.Config.train_options`: the
+``train`` keys, then the matching ``presets`` and ``overrides``); the schema describes
+every field. Nothing downstream looks options up by string or changes them: a variant is
+a new object (``dataclasses.replace``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+SELECTIONS = ("best_val", "last")
+ATTENTIONS = ("per_sample", "original")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    epochs: int = 80
+    base_lr: float = 0.1
+    lr_steps: tuple[int, ...] = (10, 50)
+    weight_decay: float = 1e-4
+    batch_size: int = 64
+    test_batch_size: int = 64
+    dropout: float = 0.5
+    base_channels: int = 64
+    frame_stride: int = 1
+    random_move: bool = False
+    val_fraction: float = 0.05
+    eval_interval: int = 1
+    selection: str = "best_val"
+    seed: int = 0
+    amp: bool = True
+    temporal_positions: int = 15
+    attention: str = "per_sample"
+    random_interval: bool = True
+    random_flip: bool = False
+    legacy_invert: bool = False
+    pretrained_resnet: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lr_steps", tuple(int(s) for s in self.lr_steps))
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {SELECTIONS}, not {self.selection!r}")
+        if self.attention not in ATTENTIONS:
+            raise ValueError(f"attention must be one of {ATTENTIONS}, not {self.attention!r}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainOptions:
+        """From the config's keys; an unknown key is an error naming it."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (lists, not tuples): YAML, JSON, Snakemake params, checkpoints."""
+        out = asdict(self)
+        out["lr_steps"] = list(self.lr_steps)
+        return out
