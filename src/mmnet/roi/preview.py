@@ -10,6 +10,7 @@ import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
 from mmnet.roi.store import RoiStore
+from mmnet.roi.tile import tile_shape
 from mmnet.store import atomic_path
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def write_preview(
     rows = _pick_rows(table, store.available, n_tiles, seed)
     rng = np.random.default_rng(seed) if training else None
     tiles = [store.tile(row, rng) for row in rows]
-    height, width = tiles[0].shape[:2] if tiles else (225, 225)
+    height, width = tiles[0].shape[:2] if tiles else tile_shape(store.temporal_rgb_frames)[:2]
     per_line = max(1, min(len(tiles), 8))
     lines = max(1, -(-len(tiles) // per_line))
     sheet = Image.new("RGB", (per_line * (width + 4), lines * (height + _CAPTION + 4)), "white")

@@ -38,6 +38,15 @@ ROI_KEYPOINTS = (0, 4, 7, 10, 13)
 ROI_PARTS = ("nose", "right wrist", "left wrist", "right knee", "left knee")
 #: Side of a cell at network resolution: a tile is (5 * CELL, K * CELL).
 CELL = 45
+#: Body-part rows of a tile.
+ROWS = len(ROI_KEYPOINTS)
+
+
+def tile_shape(frames: int) -> tuple[int, int, int]:
+    """``(height, width, 3)`` of a tile of ``frames`` columns at network resolution."""
+    return (ROWS * CELL, frames * CELL, 3)
+
+
 #: Row order after a flip that swaps sides (rows 1<->2, 3<->4; spec §4.3.6).
 SWAPPED_ROWS = (0, 2, 1, 4, 3)
 
@@ -133,7 +142,7 @@ def flip_column(column: np.ndarray, swap_rows: bool) -> np.ndarray:
 
 def compose_tile(columns: Mapping[int, np.ndarray], indices: np.ndarray) -> np.ndarray:
     """Tile ``(5 * CELL, K * CELL, 3)`` from columns by index; index -1 is a black column."""
-    tile = np.zeros((5 * CELL, len(indices) * CELL, 3), dtype=np.uint8)
+    tile = np.zeros(tile_shape(len(indices)), dtype=np.uint8)
     for i, index in enumerate(indices):
         if index >= 0:
             tile[:, i * CELL : (i + 1) * CELL] = columns[index]

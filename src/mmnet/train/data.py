@@ -13,7 +13,6 @@ DataLoader workers or DDP processes, and a resumed run continues exactly where i
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import torch
 import zarr
 from torch.utils.data import Dataset, Sampler
 
+from mmnet.roi.tile import tile_shape
 from mmnet.skeleton.layouts import Layout, joint_to_bone
 from mmnet.status import STATUS_OK
 from mmnet.store import SampleReader
@@ -233,8 +233,10 @@ class SkeletonData(Dataset):
 
 
 def open_roi_store(path: str | Path):
-    """The ROI store at ``path`` (``mmnet.roi.RoiStore``, imported only when needed)."""
-    return importlib.import_module("mmnet.roi").RoiStore(path)
+    """The ROI store at ``path`` (``mmnet.roi.RoiStore``)."""
+    from mmnet.roi import RoiStore
+
+    return RoiStore(path)
 
 
 class FusedData(Dataset):
@@ -286,7 +288,7 @@ class FusedData(Dataset):
         row = int(self.skeletons.rows[position])
         frames = self.roi.temporal_rgb_frames
         if not self.available[row]:
-            return np.zeros((225, 45 * frames, 3), dtype=np.uint8)
+            return np.zeros(tile_shape(frames), dtype=np.uint8)
         training = epoch is not None
         rng = (
             np.random.default_rng([self.seed, epoch, row, _TILE])
@@ -299,9 +301,9 @@ class FusedData(Dataset):
             and np.random.default_rng([self.seed, epoch, row, _FLIP]).random() < 0.5
         )
         tile = np.asarray(self.roi.tile(row, rng=rng, flip=flip), dtype=np.uint8)
-        if tile.shape != (225, 45 * frames, 3):
+        if tile.shape != tile_shape(frames):
             raise ValueError(
-                f"ROI tile of row {row} has shape {tile.shape}, not (225, {45 * frames}, 3)"
+                f"ROI tile of row {row} has shape {tile.shape}, not {tile_shape(frames)}"
             )
         # The original's ToPILImage on a 0-255 float tensor wrapped every pixel v to
         # (256 - v) mod 256, i.e. uint8 negation (spec §4.4); released weights expect it.
