@@ -4,8 +4,8 @@ Per video (default ../shared/realdata/ntu60/videos, 1920x1080):
 
 * original route (spec 4.1): decode every frame and write every frame as a full-resolution
   JPEG at MATLAB's default quality 75: seconds and bytes;
-* ours, the extract_frames stage itself (``mmnet.frames.extract_frames``) with the default
-  config: the evaluation frames and 3 training draws (~18 distinct frames), decoded by
+* ours, the extract_frames stage itself (``mmnet.stages.frames.write_shard_frames``) with
+  the default config: the evaluation frames and 3 training draws (~18 distinct frames), decoded by
   seeking and written as 540-line JPEGs (quality 90; --pose-height, --jpeg-quality) for
   the pose models: seconds, bytes;
 * the decoders: PyAV (what mmnet uses) and OpenCV, each seeking to the selected frames at
@@ -41,19 +41,20 @@ import av
 import cv2
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
-from realvideos import REPO, VIDEOS, folder_bytes, real_videos, samples_table
+from openpose_stub import write_fake_openpose
+from realvideos import VIDEOS, folder_bytes, real_videos, samples_table
 
 from mmnet.datasets.ntu import NTU60
-from mmnet.frames import FrameConfig, extract_frames
-from mmnet.pose2d import make_backend
-from mmnet.pose2d.stage import extract_pose2d
+from mmnet.frames import FrameConfig
+from mmnet.pose2d import PoseOptions, make_backend
+from mmnet.pose2d.base import OpenPoseOptions
+from mmnet.stages.frames import write_shard_frames
+from mmnet.stages.pose2d import estimate_shard
+from mmnet.stages.shards import Shard, ShardOutput
 from mmnet.store import SAMPLES_PER_FILE
 from mmnet.video import VideoReader
-
-sys.path.insert(0, str(REPO / "tests"))
-from openpose_stub import write_fake_openpose
 
 #: RGB videos of NTU RGB+D 60 (the original dumps the frames of every one).
 NTU60_VIDEOS = 56_880
@@ -80,7 +81,7 @@ def ours_stage(video: Path, work: Path, config: FrameConfig) -> tuple[float, int
     samples = work / "samples.parquet"
     samples_table([video], samples)
     start = time.perf_counter()
-    table = extract_frames(samples, NTU60, 0, 1, work / "frames", config)
+    table = write_shard_frames(NTU60, config, Shard(0, 1), samples, work / "frames")
     seconds = time.perf_counter() - start
     return seconds, folder_bytes(work / "frames" / "images"), int(table["frames_written"][0])
 
@@ -92,11 +93,12 @@ def openpose_binary_disk(videos: list[Path], config: FrameConfig, block: int) ->
     try:
         samples_table(videos, work / "samples.parquet")
         binary = write_fake_openpose(work / "bin")
-        backend = make_backend(
-            "openpose", NTU60, settings={"openpose": {"interface": "binary", "binary": str(binary)}}
-        )
-        extract_pose2d(work / "samples.parquet", NTU60, backend, 0, 1, work / "p.zarr",
-                       work / "p.parquet", config, samples_per_file=block)  # fmt: skip
+        openpose = OpenPoseOptions(interface="binary", binary=str(binary))
+        backend = make_backend("openpose", NTU60, options=PoseOptions(openpose=openpose))
+        estimate_shard(
+            NTU60, backend, config, Shard(0, 1), work / "samples.parquet",
+            ShardOutput(work / "p.zarr", work / "p.parquet"), samples_per_file=block,
+        )  # fmt: skip
         calls = [[int(v) for v in line.split()] for line in (binary.parent / "disk.txt").open()]
         left = list(work.rglob("*.jpg"))
         return {

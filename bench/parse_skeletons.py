@@ -26,7 +26,7 @@ import numpy as np
 import zarr
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "support"))
 
 import reference_original as ref  # noqa: E402
 

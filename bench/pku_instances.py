@@ -22,13 +22,13 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "support"))
 
 import reference_original as ref  # noqa: E402
 
 from mmnet.datasets.base import RawPaths  # noqa: E402
 from mmnet.datasets.pku import PKU, read_sequence  # noqa: E402
-from mmnet.index import index_samples  # noqa: E402
+from mmnet.stages.index import write_index  # noqa: E402
 
 
 def per_instance_ms(func, rows: list[dict], repeat: int) -> float:
@@ -65,7 +65,7 @@ def main() -> None:
         extra={"labels": args.root / "Train_Label_PKU_final", "splits": args.root / "Split"},
     )
     with tempfile.TemporaryDirectory() as tmp:
-        table = index_samples(PKU, raw, ["xsub"], Path(tmp) / "index.parquet")
+        table = write_index(PKU, raw, ["xsub"], Path(tmp) / "index.parquet")
     rows = table[table["status"] == "ok"].to_dict("records")
     result = {
         "instances": len(rows),

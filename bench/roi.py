@@ -35,17 +35,18 @@ from PIL import Image
 from zarr.codecs import BloscCodec, ZstdCodec
 from zarr.codecs.numcodecs import Delta
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
 from realvideos import VIDEOS, folder_bytes, real_videos, samples_table
 
 from mmnet.datasets.ntu import NTU60
 from mmnet.frames import FrameConfig
 from mmnet.pose2d import make_backend
-from mmnet.pose2d.stage import extract_pose2d, gather_pose2d
 from mmnet.roi import RoiStore
-from mmnet.roi.stage import build_roi, gather_roi
 from mmnet.roi.store import decode_column, encode_column
+from mmnet.stages.pose2d import estimate_shard, gather_pose2d
+from mmnet.stages.roi import gather_roi, roi_shard
+from mmnet.stages.shards import Shard, ShardOutput
 from mmnet.video import VideoReader
 
 NTU60_SAMPLES, NTU120_SAMPLES = 56_578, 113_945
@@ -57,13 +58,20 @@ def build_store(videos: list[Path], work: Path, config: FrameConfig) -> dict:
     samples_table(videos, samples)
     backend = make_backend("mediapipe", NTU60)
     start = time.perf_counter()
-    extract_pose2d(samples, NTU60, backend, 0, 1, work / "p.zarr", work / "p.parquet", config)
+    estimate_shard(
+        NTU60,
+        backend,
+        config,
+        Shard(0, 1),
+        samples,
+        ShardOutput(work / "p.zarr", work / "p.parquet"),
+    )
     gather_pose2d(samples, [work / "p.zarr"], [work / "p.parquet"], work / "pose2d.zarr",
                   work / "pose2d.parquet")  # fmt: skip
     pose_s = time.perf_counter() - start
     start = time.perf_counter()
-    build_roi(samples, work / "pose2d.zarr", work / "pose2d.parquet", NTU60, 0, 1,
-              work / "r.zarr", work / "r.parquet", config)  # fmt: skip
+    roi_shard(NTU60, config, Shard(0, 1), samples, work / "pose2d.zarr", work / "pose2d.parquet",
+              ShardOutput(work / "r.zarr", work / "r.parquet"))  # fmt: skip
     gather_roi(samples, [work / "r.zarr"], [work / "r.parquet"], work / "roi.zarr",
                work / "roi.parquet")  # fmt: skip
     roi_s = time.perf_counter() - start

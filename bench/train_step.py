@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "support"))
 
 import reference_mmnet as ref  # noqa: E402
 

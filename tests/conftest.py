@@ -13,7 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 REALDATA = Path(os.environ.get("MMNET_REALDATA", REPO.parent / "shared" / "realdata"))
 
-sys.path.insert(0, str(Path(__file__).parent))  # reference_original, the independent oracle
+sys.path.insert(0, str(Path(__file__).parent))  # training_data, the tiny training fixtures
 
 
 def realdata(*parts: str) -> Path:
