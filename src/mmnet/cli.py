@@ -157,15 +157,18 @@ def cmd_train_options(args: argparse.Namespace) -> None:
     sys.stdout.write(yaml.safe_dump(options.to_dict(), sort_keys=False))
 
 
-def _training_paths(args: argparse.Namespace) -> dict:
-    """The inputs a training reads; by default the workflow's ``results/`` paths."""
+def _training_paths(args: argparse.Namespace, out_dir: str | Path):
+    """A training's inputs (by default the workflow's ``results/`` paths) and ``out_dir``."""
+    from mmnet.stages.train import TrainPaths
+
     rgb = args.stream == "rgb"
-    return {
-        "samples": args.samples or _results(args, "samples.parquet"),
-        "skeleton": args.skeleton or _results(args, "skeleton.zarr"),
-        "roi": (args.roi or _results(args, "roi.zarr")) if rgb else None,
-        "joint_model": (args.joint_model or _run_dir(args) / "joint" / "model.pt") if rgb else None,
-    }
+    return TrainPaths(
+        samples=args.samples or _results(args, "samples.parquet"),
+        skeleton=args.skeleton or _results(args, "skeleton.zarr"),
+        out_dir=out_dir,
+        roi=(args.roi or _results(args, "roi.zarr")) if rgb else None,
+        joint_model=(args.joint_model or _run_dir(args) / "joint" / "model.pt") if rgb else None,
+    )
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -173,10 +176,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     from mmnet.train.distributed import PREEMPTED_EXIT, Preempted
 
     try:
+        paths = _training_paths(args, args.out_dir or _run_dir(args) / args.stream)
         train(
-            _config(args), args.dataset, args.protocol, args.stream,
-            out_dir=args.out_dir or _run_dir(args) / args.stream, gpus=args.gpus,
-            threads=args.threads, **_training_paths(args),
+            _config(args), args.dataset, args.protocol, args.stream, paths, gpus=args.gpus,
+            threads=args.threads,
         )  # fmt: skip
     except Preempted as stop:
         log.warning("%s", stop)
@@ -187,10 +190,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from mmnet.stages.train import evaluate
 
     evaluate(
-        _config(args), args.dataset, args.protocol, args.stream, args.weights,
-        out_dir=args.out_dir, threads=args.threads, attention=args.attention,
-        temporal_positions=args.temporal_positions, legacy_invert=args.legacy_invert,
-        **_training_paths(args),
+        _config(args), args.dataset, args.protocol, args.stream,
+        _training_paths(args, args.out_dir), args.weights, threads=args.threads,
+        attention=args.attention, temporal_positions=args.temporal_positions,
+        legacy_invert=args.legacy_invert,
     )  # fmt: skip
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mmnet.config import Config
 from mmnet.logs import setup_logging
-from mmnet.stages.train import train
+from mmnet.stages.train import TrainPaths, train
 
 setup_logging(log_file=snakemake.log[0])
 train(
@@ -16,11 +16,13 @@ train(
     snakemake.wildcards.dataset,
     snakemake.wildcards.protocol,
     snakemake.wildcards.get("stream", "rgb"),
-    samples=snakemake.input.samples,
-    skeleton=snakemake.input.skeleton,
-    out_dir=Path(snakemake.output.model).parent,
-    roi=snakemake.input.get("roi"),
-    joint_model=snakemake.input.get("joint_model"),
+    TrainPaths(
+        samples=snakemake.input.samples,
+        skeleton=snakemake.input.skeleton,
+        out_dir=Path(snakemake.output.model).parent,
+        roi=snakemake.input.get("roi"),
+        joint_model=snakemake.input.get("joint_model"),
+    ),
     gpus=snakemake.resources.gpu,
     threads=snakemake.threads,
 )

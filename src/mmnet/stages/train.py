@@ -3,6 +3,7 @@ scoring with existing weights (``mmnet evaluate``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from mmnet.config import Config
@@ -11,17 +12,19 @@ from mmnet.train.job import TrainJob
 from mmnet.train.run import train_stream
 
 
+@dataclass(frozen=True)
+class TrainPaths:
+    """What a training reads and where its outputs go (``roi`` and ``joint_model``: rgb)."""
+
+    samples: str | Path
+    skeleton: str | Path
+    out_dir: str | Path
+    roi: str | Path | None = None
+    joint_model: str | Path | None = None
+
+
 def train_job(
-    config: Config,
-    dataset: str,
-    protocol: str,
-    stream: str,
-    *,
-    samples: str | Path,
-    skeleton: str | Path,
-    out_dir: str | Path,
-    roi: str | Path | None = None,
-    joint_model: str | Path | None = None,
+    config: Config, dataset: str, protocol: str, stream: str, paths: TrainPaths
 ) -> TrainJob:
     """The training of ``(dataset, protocol, stream)`` with the config's options."""
     return TrainJob(
@@ -30,11 +33,11 @@ def train_job(
         protocol=protocol,
         stream=stream,
         options=config.train_options(dataset, protocol, stream),
-        samples=str(samples),
-        skeleton=str(skeleton),
-        out_dir=str(out_dir),
-        roi=str(roi) if roi is not None else None,
-        joint_model=str(joint_model) if joint_model is not None else None,
+        samples=str(paths.samples),
+        skeleton=str(paths.skeleton),
+        out_dir=str(paths.out_dir),
+        roi=str(paths.roi) if paths.roi is not None else None,
+        joint_model=str(paths.joint_model) if paths.joint_model is not None else None,
     )
 
 
@@ -43,20 +46,13 @@ def train(
     dataset: str,
     protocol: str,
     stream: str,
+    paths: TrainPaths,
     *,
-    samples: str | Path,
-    skeleton: str | Path,
-    out_dir: str | Path,
-    roi: str | Path | None = None,
-    joint_model: str | Path | None = None,
     gpus: int = 1,
     threads: int = 1,
 ) -> dict | None:
     """Rules train_skeleton / train_rgb: train one stream and write its outputs."""
-    job = train_job(
-        config, dataset, protocol, stream, samples=samples, skeleton=skeleton,
-        out_dir=out_dir, roi=roi, joint_model=joint_model,
-    )  # fmt: skip
+    job = train_job(config, dataset, protocol, stream, paths)
     return train_stream(job, gpus=gpus, threads=threads)
 
 
@@ -65,21 +61,14 @@ def evaluate(
     dataset: str,
     protocol: str,
     stream: str,
+    paths: TrainPaths,
     weights: str | Path,
     *,
-    samples: str | Path,
-    skeleton: str | Path,
-    out_dir: str | Path,
-    roi: str | Path | None = None,
-    joint_model: str | Path | None = None,
     threads: int = 1,
     **switches,
 ) -> dict:
     """``mmnet evaluate``: score the test split with ``weights``; ``switches`` (attention,
     temporal_positions, legacy_invert) override the config's options for released weights."""
-    job = train_job(
-        config, dataset, protocol, stream, samples=samples, skeleton=skeleton,
-        out_dir=out_dir, roi=roi, joint_model=joint_model,
-    )  # fmt: skip
+    job = train_job(config, dataset, protocol, stream, paths)
     job = job.with_options(**{k: v for k, v in switches.items() if v is not None})
     return evaluate_stream(job, weights, threads=threads)
