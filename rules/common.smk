@@ -149,6 +149,17 @@ def train_options_of(wildcards):
     return CONFIG.train_options(wildcards.dataset, wildcards.protocol, stream).to_dict()
 
 
+def rgb_fusion_scores(wildcards):
+    """`selection: paper` selects the rgb stream on its fusion with the skeleton streams'
+    test scores (as the original's fused processor): those scores, else nothing."""
+    options = CONFIG.train_options(wildcards.dataset, wildcards.protocol, "rgb")
+    if options.selection != "paper":
+        return []
+    run = f"results/{wildcards.dataset}_{wildcards.protocol}"
+    streams = [s for s in CONFIG.fused_streams(wildcards.dataset) if s != "rgb"]
+    return [f"{run}/{stream}/scores.parquet" for stream in streams]
+
+
 # --- ensemble (rules/ensemble.smk) --------------------------------------------------------
 
 

@@ -47,6 +47,7 @@ rule train_rgb:
         skeleton="results/{dataset}/skeleton.zarr",
         roi="results/{dataset}/roi.zarr",
         joint_model="results/{dataset}_{protocol}/joint/model.pt",
+        fusion_scores=rgb_fusion_scores,
     output:
         model="results/{dataset}_{protocol}/rgb/model.pt",
         scores="results/{dataset}_{protocol}/rgb/scores.parquet",

@@ -162,12 +162,14 @@ def _training_paths(args: argparse.Namespace, out_dir: str | Path):
     from mmnet.stages.train import TrainPaths
 
     rgb = args.stream == "rgb"
+    fusion = [_run_dir(args) / s / "scores.parquet" for s in ("joint", "bone")]  # paper only
     return TrainPaths(
         samples=args.samples or _results(args, "samples.parquet"),
         skeleton=args.skeleton or _results(args, "skeleton.zarr"),
         out_dir=out_dir,
         roi=(args.roi or _results(args, "roi.zarr")) if rgb else None,
         joint_model=(args.joint_model or _run_dir(args) / "joint" / "model.pt") if rgb else None,
+        fusion_scores=tuple(fusion) if rgb else (),
     )
 
 

@@ -34,6 +34,7 @@ from mmnet.datasets import get_dataset
 from mmnet.scores import PICKLE_SUFFIXES, load_scores, read_label_pickle
 from mmnet.status import STATUS_OK
 from mmnet.store import atomic_path, sha256_of
+from mmnet.train.options import PAPER_NOTE
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +221,17 @@ def combinations_of(streams: Sequence[str]) -> list[tuple[str, ...]]:
     return [c for r in range(2, len(streams) + 1) for c in itertools.combinations(streams, r)]
 
 
+def training_of(scores: str | Path) -> dict | None:
+    """What made a stream's scores, from the ``metrics.json`` beside its ``scores.parquet``
+    (model, selection, the split it was selected on); None for other score files."""
+    metrics = Path(scores).with_name("metrics.json")
+    if Path(scores).suffix != ".parquet" or not metrics.is_file():
+        return None
+    found = json.loads(metrics.read_text())
+    keys = ("model", "selection", "selected_on", "selected_epoch", "note")
+    return {key: found[key] for key in keys if key in found}
+
+
 def file_entry(path: str | Path) -> dict[str, str]:
     return {"path": str(path), "sha256": sha256_of(path)}
 
@@ -290,6 +302,7 @@ def run_ensemble(
         "streams": {name: results[name] for name in streams},
         "combinations": {"+".join(c): results["+".join(c)] for c in combinations_of(streams)},
         "weights": resolved,
+        "trainings": {name: training_of(path) for name, path in scores.items()},
         "inputs": {
             "scores": {name: file_entry(path) for name, path in scores.items()},
             "labels": file_entry(labels) if labels is not None else None,
@@ -301,6 +314,8 @@ def run_ensemble(
             "softmax": use_softmax,
         },
     }
+    if any((t or {}).get("selected_on") == "test" for t in report["trainings"].values()):
+        report["note"] = PAPER_NOTE
     with atomic_path(out_json) as tmp:
         tmp.write_text(json.dumps(report, indent=2) + "\n")
     with atomic_path(out_per_class) as tmp:

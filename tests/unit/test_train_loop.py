@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from conftest import REPO
 from training_data import TINY_OPTIONS, FakeRoiStore
 
 from mmnet.config import ConfigError, load_config
+from mmnet.ensemble import run_ensemble
 from mmnet.scores import read_scores
 from mmnet.skeleton.layouts import NTU_RGBD
 from mmnet.train.checkpoint import load_model
@@ -75,10 +77,12 @@ def test_training_writes_every_output(tiny, tmp_path):
     )
     assert 1 <= metrics["selected_epoch"] <= 3 and metrics["processes"] == 1
     history = pd.read_csv(files["history"])
-    assert list(history["epoch"]) == [0, 1, 2] and history["lr"].tolist() == pytest.approx(
+    assert list(history["epoch"]) == [1, 2, 3] and history["lr"].tolist() == pytest.approx(
         [0.05, 0.05, 0.005]
     )
     assert metrics["validation"]["top1"] == history["val_top1"].max()
+    assert history.loc[metrics["selected_epoch"] - 1, "val_top1"] == history["val_top1"].max()
+    assert metrics["selected_on"] == "validation" and "note" not in metrics
     assert files["curve"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     model, checkpoint = load_model(files["model"])
     assert (
@@ -238,3 +242,41 @@ def test_cli_resolves_options_and_the_workflows_default_paths(tmp_path):
     )  # fmt: skip
     assert failed.returncode == 1
     assert "results/demo/samples.parquet: no samples table" in failed.stderr
+
+
+def test_paper_selection_scores_the_test_split_every_five_epochs(tiny, tmp_path):
+    """`selection: paper`: no hold-out, the test split scored at epochs 5, 10... and the
+    last, the best of those kept; every output says so."""
+    out = tmp_path / "paper"
+    metrics = train_stream(job(tiny, out, epochs=6, selection="paper"), threads=2)
+    history = pd.read_csv(out / "history.csv")
+    assert history["val_top1"].notna().tolist() == [False] * 4 + [True, True]
+    assert metrics["validation"]["samples"] == 0 and metrics["train_samples"] == 42
+    assert metrics["selected_on"] == "test"
+    assert metrics["note"] == "selected on the test split, as the original; optimistic"
+    best = history["val_top1"].max()
+    assert metrics["selected_epoch"] == int(history.loc[history["val_top1"] == best, "epoch"].min())
+    assert metrics["test"]["top1"] == pytest.approx(best)  # it is the selection pass
+
+
+def test_paper_selection_with_fusion_scores_keeps_the_best_fused_accuracy(tiny, tmp_path):
+    """The rgb stream's `paper` selection (the best joint+bone+rgb sum, rules give it the
+    skeleton streams' scores as `fusion_scores`), exercised on a cheap joint model."""
+    train_stream(job(tiny, tmp_path / "first", epochs=1), threads=2)
+    other = tmp_path / "first" / "scores.parquet"
+    paper = replace(
+        job(tiny, tmp_path / "fused", epochs=6, selection="paper", seed=4),
+        fusion_scores=(str(other), str(other)),
+    )
+    metrics = train_stream(paper, threads=2)
+    history = pd.read_csv(tmp_path / "fused" / "history.csv")
+    fused = history["fused_top1"]
+    assert fused.notna().tolist() == [False] * 4 + [True, True]
+    assert metrics["selected_epoch"] == int(history.loc[fused == fused.max(), "epoch"].min())
+    assert "optimistic" in metrics["note"]
+    report = run_ensemble(
+        {"first": other, "fused": tmp_path / "fused" / "scores.parquet"}, tmp_path / "e.json",
+        tmp_path / "p.csv", tmp_path / "c.png", labels=tiny[0], protocol="xsub",
+    )  # fmt: skip
+    assert report["trainings"]["fused"]["selected_on"] == "test" and "optimistic" in report["note"]
+    assert report["trainings"]["first"]["selected_on"] == "validation"

@@ -22,6 +22,7 @@ train(
         out_dir=Path(snakemake.output.model).parent,
         roi=snakemake.input.get("roi"),
         joint_model=snakemake.input.get("joint_model"),
+        fusion_scores=snakemake.input.get("fusion_scores", ()),
     ),
     gpus=snakemake.resources.gpu,
     threads=snakemake.threads,

@@ -14,30 +14,36 @@ from mmnet.train.run import train_stream
 
 @dataclass(frozen=True)
 class TrainPaths:
-    """What a training reads and where its outputs go (``roi`` and ``joint_model``: rgb)."""
+    """What a training reads and where its outputs go. The rgb stream's: ``roi``,
+    ``joint_model``, and ``fusion_scores``, the skeleton streams' test scores that
+    ``selection: paper`` selects the fused accuracy on."""
 
     samples: str | Path
     skeleton: str | Path
     out_dir: str | Path
     roi: str | Path | None = None
     joint_model: str | Path | None = None
+    fusion_scores: tuple[str | Path, ...] = ()
 
 
 def train_job(
     config: Config, dataset: str, protocol: str, stream: str, paths: TrainPaths
 ) -> TrainJob:
     """The training of ``(dataset, protocol, stream)`` with the config's options."""
+    options = config.train_options(dataset, protocol, stream)
+    fusion = paths.fusion_scores if options.selection == "paper" else ()
     return TrainJob(
         dataset=dataset,
         kind=config.dataset(dataset).kind.kind,
         protocol=protocol,
         stream=stream,
-        options=config.train_options(dataset, protocol, stream),
+        options=options,
         samples=str(paths.samples),
         skeleton=str(paths.skeleton),
         out_dir=str(paths.out_dir),
         roi=str(paths.roi) if paths.roi is not None else None,
         joint_model=str(paths.joint_model) if paths.joint_model is not None else None,
+        fusion_scores=tuple(str(p) for p in fusion),
     )
 
 

@@ -56,7 +56,7 @@ def prepare(job: TrainJob, roi_store=None) -> Prepared:
     """
     kind = get_dataset(job.kind)
     samples = read_samples(job.samples, job.protocol, kind.num_class)
-    splits = split_rows(samples, job.protocol, job.options.val_fraction, job.options.seed)
+    splits = split_rows(samples, job.protocol, job.options.held_out_fraction, job.options.seed)
     roi = None
     if job.stream == "rgb":
         roi = roi_store if roi_store is not None else open_roi_store(job.roi)

@@ -26,7 +26,9 @@ class TrainJob:
     """One training of one stream of one protocol.
 
     ``roi`` and ``joint_model`` are the rgb stream's: the ROI store and the trained joint
-    ST-GCN whose features weight the ROI rows.
+    ST-GCN whose features weight the ROI rows. ``fusion_scores``: the test scores of the
+    skeleton streams the rgb stream is fused with, which ``selection: paper`` selects on
+    (the best joint+bone+rgb accuracy, as the original's fused processor).
     """
 
     dataset: str
@@ -39,8 +41,10 @@ class TrainJob:
     out_dir: str
     roi: str | None = None
     joint_model: str | None = None
+    fusion_scores: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "fusion_scores", tuple(str(p) for p in self.fusion_scores))
         if self.stream not in STREAMS:
             raise ValueError(f"stream must be one of {STREAMS}, not {self.stream!r}")
         if self.stream == "rgb" and not self.joint_model:
@@ -55,7 +59,8 @@ class TrainJob:
 
     @property
     def inputs(self) -> list[str]:
-        return [p for p in (self.samples, self.skeleton, self.roi, self.joint_model) if p]
+        paths = (self.samples, self.skeleton, self.roi, self.joint_model, *self.fusion_scores)
+        return [p for p in paths if p]
 
     def with_options(self, **changes: Any) -> TrainJob:
         return replace(self, options=replace(self.options, **changes))
@@ -71,4 +76,7 @@ class TrainJob:
     @classmethod
     def from_json(cls, path: str | Path) -> TrainJob:
         values = json.loads(Path(path).read_text())
-        return cls(**{**values, "options": TrainOptions.from_dict(values["options"])})
+        options = TrainOptions.from_dict(values["options"])
+        return cls(
+            **{**values, "options": options, "fusion_scores": tuple(values["fusion_scores"])}
+        )

@@ -1,4 +1,4 @@
-"""The training loop: SGD with step decay, validation-based selection, resume, preemption.
+"""The training loop: SGD with step decay, checkpoint selection, resume, preemption.
 
 One loop for every stream: a batch is ``(inputs, labels)`` where ``inputs`` are the model's
 keyword arguments (:mod:`mmnet.train.data`). State is saved to the resume file after every
@@ -41,8 +41,12 @@ from mmnet.train.options import TrainOptions
 log = logging.getLogger(__name__)
 
 MOMENTUM = 0.9  # SGD momentum and Nesterov, fixed in the original (spec §6.2)
+#: ``epoch`` counts from 1, as metrics.json's ``selected_epoch`` and the plot do. ``val_*``:
+#: the selection pass (the validation split; the test split under ``selection: paper``);
+#: ``fused_top1``: rgb under ``paper``, top-1 of the rgb scores fused with the skeleton ones.
 HISTORY_COLUMNS = (
-    "epoch", "lr", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "seconds",
+    "epoch", "lr", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5",
+    "fused_top1", "seconds",
 )  # fmt: skip
 
 
@@ -54,8 +58,8 @@ class Progress:
     batch: int = 0  # next batch of that epoch
     sums: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # loss, correct, seen
     # (sums over all processes of the epoch's batches so far)
-    best_top1: float = -1.0
-    best_epoch: int = -1
+    best_top1: float = -1.0  # of the selection criterion
+    best_epoch: int = -1  # 0-based index into history
     history: list[dict] = field(default_factory=list)
 
 
@@ -123,7 +127,13 @@ def predict(
 
 @dataclass
 class Trainer:
-    """Everything :meth:`fit` needs; ``model`` may be DDP-wrapped, ``module`` is not."""
+    """Everything :meth:`fit` needs; ``model`` may be DDP-wrapped, ``module`` is not.
+
+    ``val_data`` is what the selection pass scores (the validation split, or the test split
+    under ``selection: paper``); ``fused_with``, when given, is the ``(len(val_data), C)`` sum
+    of the other streams' scores for those rows, and the criterion becomes the top-1 of
+    that sum plus this model's scores.
+    """
 
     model: nn.Module
     module: nn.Module
@@ -137,6 +147,7 @@ class Trainer:
     fingerprint: str
     workers: int = 0
     channels_last: bool = False
+    fused_with: np.ndarray | None = None
     state: Progress = field(default_factory=Progress)
     best_state: dict | None = None
 
@@ -210,13 +221,13 @@ class Trainer:
             self._train_epoch(epoch, stop)
             loss, correct, seen = self.state.sums
             row = {
-                "epoch": epoch,
+                "epoch": epoch + 1,
                 "lr": lr,
                 "train_loss": loss / seen,
                 "train_top1": correct / seen,
             }
             last = epoch == options.epochs - 1
-            if (epoch + 1) % options.eval_interval == 0 or last:
+            if (epoch + 1) % options.evaluation_interval == 0 or last:
                 row.update(self._validate(epoch))
             row["seconds"] = time.perf_counter() - started
             self.state.history.append({c: row.get(c, float("nan")) for c in HISTORY_COLUMNS})
@@ -294,8 +305,13 @@ class Trainer:
             "val_top1": topk_accuracy(scores, self.val_labels, 1),
             "val_top5": topk_accuracy(scores, self.val_labels, 5),
         }
-        if metrics["val_top1"] > self.state.best_top1:  # the earliest best epoch wins ties
-            self.state.best_top1, self.state.best_epoch = metrics["val_top1"], epoch
+        criterion = metrics["val_top1"]
+        if self.fused_with is not None:
+            criterion = metrics["fused_top1"] = topk_accuracy(
+                scores + self.fused_with, self.val_labels, 1
+            )
+        if criterion > self.state.best_top1:  # the earliest best epoch wins ties
+            self.state.best_top1, self.state.best_epoch = criterion, epoch
             self.best_state = {
                 k: v.detach().cpu().clone() for k, v in self.module.state_dict().items()
             }
@@ -321,20 +337,27 @@ def write_history(path: str | Path, history: list[dict]) -> None:
         writer.writerows(history)
 
 
-def plot_history(path: str | Path, history: list[dict], title: str) -> None:
-    """Loss and top-1 per epoch, training and validation, as a PNG."""
+def plot_history(
+    path: str | Path, history: list[dict], title: str, selection_split: str = "validation"
+) -> None:
+    """Loss (log scale, so one spike does not flatten the rest) and top-1 per epoch,
+    training and the selection pass (``selection_split``), as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    epochs = [h["epoch"] + 1 for h in history]
+    epochs = [h["epoch"] for h in history]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    for key, label in (("train_loss", "train"), ("val_loss", "validation")):
+    for key, label in (("train_loss", "train"), ("val_loss", selection_split)):
         ax_loss.plot(epochs, [h[key] for h in history], marker=".", label=label)
-    for key, label in (("train_top1", "train"), ("val_top1", "validation")):
+    for key, label in (("train_top1", "train"), ("val_top1", selection_split)):
         ax_acc.plot(epochs, [h[key] for h in history], marker=".", label=label)
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    if any(np.isfinite(h["fused_top1"]) for h in history):
+        fused = [h["fused_top1"] for h in history]
+        ax_acc.plot(epochs, fused, marker=".", label=f"fused ({selection_split})")
+    ax_loss.set_yscale("log")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy (log scale)", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="top-1", title="accuracy", ylim=(0, 1))
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)

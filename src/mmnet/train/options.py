@@ -11,8 +11,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-SELECTIONS = ("best_val", "last")
+SELECTIONS = ("best_val", "last", "paper")
 ATTENTIONS = ("per_sample", "original")
+#: The original evaluates (and selects) every 5 epochs (spec §6.2).
+PAPER_EVAL_INTERVAL = 5
+#: What every output of a ``selection: paper`` training says about its numbers.
+PAPER_NOTE = "selected on the test split, as the original; optimistic"
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,21 @@ class TrainOptions:
         if unknown:
             raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
         return cls(**values)
+
+    @property
+    def held_out_fraction(self) -> float:
+        """Share of the training split held out for validation (none under ``paper``)."""
+        return 0.0 if self.selection == "paper" else self.val_fraction
+
+    @property
+    def evaluation_interval(self) -> int:
+        """Epochs between selection passes (the original's 5 under ``paper``)."""
+        return PAPER_EVAL_INTERVAL if self.selection == "paper" else self.eval_interval
+
+    @property
+    def selected_on(self) -> str:
+        """Which split picks the weights: ``validation``, ``test`` or ``last epoch``."""
+        return {"best_val": "validation", "paper": "test", "last": "last epoch"}[self.selection]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (lists, not tuples): YAML, JSON, Snakemake params, checkpoints."""

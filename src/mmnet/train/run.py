@@ -14,13 +14,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 import mmnet
 from mmnet.models.pretrained import resolve_pretrained_resnet
-from mmnet.scores import write_scores
+from mmnet.scores import read_scores, write_scores
 from mmnet.store import atomic_path
 from mmnet.train.checkpoint import job_fingerprint, load_resume, read_checkpoint, save_model
 from mmnet.train.distributed import (
@@ -42,6 +43,7 @@ from mmnet.train.factories import (
 )
 from mmnet.train.job import OUTPUTS, TrainJob
 from mmnet.train.loop import MOMENTUM, Trainer, plot_history, topk_accuracy, write_history
+from mmnet.train.options import PAPER_NOTE
 
 log = logging.getLogger(__name__)
 
@@ -115,19 +117,22 @@ def _train(job: TrainJob, env: Env, threads: int, roi_store, stop: StopRequest) 
     )
     description = {k: v for k, v in job.describe().items() if k != "out_dir"}
     fingerprint = job_fingerprint(description, job.inputs)
+    paper = options.selection == "paper"  # the original selects on the test split
+    selection_data = test_data if paper else val_data
     trainer = Trainer(
         model=model,
         module=module,
         optimizer=optimizer,
         train_data=train_data,
-        val_data=val_data,
-        val_labels=val_data.labels,
+        val_data=selection_data,
+        val_labels=selection_data.labels,
         env=env,
         options=options,
         resume_path=job.resume_path,
         fingerprint=fingerprint,
         workers=_workers(env, threads),
         channels_last=channels_last,
+        fused_with=_fused_scores(prepared) if paper and job.fusion_scores else None,
     )
     saved = load_resume(job.resume_path, fingerprint)
     if saved is not None:
@@ -135,7 +140,7 @@ def _train(job: TrainJob, env: Env, threads: int, roi_store, stop: StopRequest) 
     trainer.fit(stop)
 
     selected = options.epochs - 1
-    if options.selection == "best_val" and trainer.best_state is not None:
+    if options.selection != "last" and trainer.best_state is not None:
         module.load_state_dict(trainer.best_state)
         selected = trainer.state.best_epoch
     scores = trainer.evaluate(test_data, desc="test")
@@ -150,11 +155,27 @@ def _train(job: TrainJob, env: Env, threads: int, roi_store, stop: StopRequest) 
     _write_outputs(prepared, module, name, model_args, scores, metrics, trainer)
     job.resume_path.unlink(missing_ok=True)
     log.info(
-        "%s %s %s: test top-1 %.4f top-5 %.4f (epoch %d selected on validation top-1 %s)",
+        "%s %s %s: test top-1 %.4f top-5 %.4f (epoch %d, selected on %s)",
         job.dataset, job.protocol, job.stream, metrics["test"]["top1"], metrics["test"]["top5"],
-        selected + 1, metrics["validation"]["top1"],
+        selected + 1, metrics["selected_on"],
     )  # fmt: skip
     return metrics
+
+
+def _fused_scores(prepared: Prepared) -> np.ndarray:
+    """The sum of the fusion streams' test scores, row for row with the test split (joined
+    by sample name; a test sample a file lacks is an error naming it)."""
+    names = prepared.names[prepared.splits.test]
+    total = None
+    for path in prepared.job.fusion_scores:
+        table = read_scores(path)
+        position = pd.Series(np.arange(len(table)), index=table.index)
+        missing = sorted(set(names) - set(table.index))
+        if missing:
+            raise ValueError(f"{path}: no scores for {len(missing)} test sample(s): {missing[:3]}")
+        scores = table.attrs["scores"][position.loc[names].to_numpy()]
+        total = scores if total is None else total + scores
+    return total
 
 
 def _metrics(
@@ -178,6 +199,8 @@ def _metrics(
         "epochs": options.epochs,
         "selected_epoch": selected + 1,
         "selection": options.selection,
+        "selected_on": options.selected_on,
+        **({"note": PAPER_NOTE} if options.selection == "paper" else {}),
         "seconds": time.perf_counter() - started,
         "train_seconds": float(sum(h["seconds"] for h in trainer.state.history)),
         "processes": env.world,
@@ -209,10 +232,13 @@ def _write_outputs(
     )
     write_json(job.output("metrics"), metrics)
     write_history(job.output("history"), trainer.state.history)
+    paper = job.options.selection == "paper"
     plot_history(
         job.output("curve"),
         trainer.state.history,
-        f"{job.dataset} {job.protocol} {job.stream} (selected epoch {metrics['selected_epoch']})",
+        f"{job.dataset} {job.protocol} {job.stream}: epoch {metrics['selected_epoch']}, "
+        + (PAPER_NOTE if paper else f"selected on {metrics['selected_on']}"),
+        selection_split="test" if paper else "validation",
     )
 
 
