@@ -44,8 +44,8 @@ from mmnet.frames import FrameConfig
 from mmnet.pose2d import make_backend
 from mmnet.roi import RoiStore
 from mmnet.roi.store import decode_column, encode_column
-from mmnet.stages.pose2d import estimate_shard, gather_pose2d
-from mmnet.stages.roi import gather_roi, roi_shard
+from mmnet.stages.pose2d import estimate_shard, merge_poses
+from mmnet.stages.roi import merge_rois, roi_shard
 from mmnet.stages.shards import Shard, ShardOutput
 from mmnet.video import VideoReader
 
@@ -66,13 +66,13 @@ def build_store(videos: list[Path], work: Path, config: FrameConfig) -> dict:
         samples,
         ShardOutput(work / "p.zarr", work / "p.parquet"),
     )
-    gather_pose2d(samples, [work / "p.zarr"], [work / "p.parquet"], work / "pose2d.zarr",
+    merge_poses(samples, [work / "p.zarr"], [work / "p.parquet"], work / "pose2d.zarr",
                   work / "pose2d.parquet")  # fmt: skip
     pose_s = time.perf_counter() - start
     start = time.perf_counter()
     roi_shard(NTU60, config, Shard(0, 1), samples, work / "pose2d.zarr", work / "pose2d.parquet",
               ShardOutput(work / "r.zarr", work / "r.parquet"))  # fmt: skip
-    gather_roi(samples, [work / "r.zarr"], [work / "r.parquet"], work / "roi.zarr",
+    merge_rois(samples, [work / "r.zarr"], [work / "r.parquet"], work / "roi.zarr",
                work / "roi.parquet")  # fmt: skip
     roi_s = time.perf_counter() - start
     return {"frames_and_pose_s_per_sample": pose_s / len(videos),

@@ -16,7 +16,9 @@ import yaml
 
 from mmnet import __version__
 from mmnet.config import Config, ConfigError, load_config, raw_root
+from mmnet.errors import explain
 from mmnet.logs import setup_logging
+from mmnet.stages.floors import FloorError
 
 log = logging.getLogger("mmnet")
 
@@ -80,7 +82,10 @@ def cmd_parse_skeletons(args: argparse.Namespace) -> None:
 def cmd_gather_skeletons(args: argparse.Namespace) -> None:
     from mmnet.stages.skeleton import gather_skeletons
 
-    gather_skeletons(args.index, args.stores, args.tables, args.out_store, args.out_samples)
+    gather_skeletons(
+        _config(args), args.dataset, args.index, args.stores, args.tables, args.out_store,
+        args.out_samples,
+    )  # fmt: skip
 
 
 def cmd_skeletons(args: argparse.Namespace) -> None:
@@ -112,7 +117,10 @@ def cmd_extract_pose2d(args: argparse.Namespace) -> None:
 def cmd_gather_pose2d(args: argparse.Namespace) -> None:
     from mmnet.stages.pose2d import gather_pose2d
 
-    gather_pose2d(args.samples, args.stores, args.tables, args.out_store, args.out_table)
+    gather_pose2d(
+        _config(args), args.dataset, args.samples, args.stores, args.tables, args.out_store,
+        args.out_table,
+    )  # fmt: skip
 
 
 def cmd_build_roi(args: argparse.Namespace) -> None:
@@ -130,7 +138,10 @@ def cmd_build_roi(args: argparse.Namespace) -> None:
 def cmd_gather_roi(args: argparse.Namespace) -> None:
     from mmnet.stages.roi import gather_roi
 
-    gather_roi(args.samples, args.stores, args.tables, args.out_store, args.out_table)
+    gather_roi(
+        _config(args), args.dataset, args.samples, args.stores, args.tables, args.out_store,
+        args.out_table,
+    )  # fmt: skip
 
 
 def cmd_rgb(args: argparse.Namespace) -> None:
@@ -295,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     with_shard(p)
 
     p = command("gather-skeletons", cmd_gather_skeletons, "merge shard stores -> skeleton.zarr")
+    with_config(p)
     p.add_argument("--index", required=True, help="index.parquet")
     p.add_argument("--stores", nargs="+", required=True, help="shard stores")
     p.add_argument("--tables", nargs="+", required=True, help="shard tables")
@@ -369,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("gather-roi", cmd_gather_roi, "roi"),
     ):
         p = command(name, func, f"merge shard stores -> {what}.zarr + {what}.parquet")
+        with_config(p)
         p.add_argument("--samples", required=True, help="samples.parquet")
         p.add_argument("--stores", nargs="+", required=True, help="shard stores")
         p.add_argument("--tables", nargs="+", required=True, help="shard tables")
@@ -448,12 +461,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; an error a person can act on is one line (``-v``: with traceback)."""
     args = build_parser().parse_args(argv)
     setup_logging(logging.DEBUG if args.verbose else logging.INFO, args.log)
     try:
         args.func(args)
-    except (ConfigError, ValueError, FileNotFoundError) as err:
-        log.error("%s", err)
+    except (ConfigError, ValueError, OSError, FloorError) as err:
+        log.error("%s", explain(err) or err, exc_info=args.verbose)
         return 1
     return 0
 

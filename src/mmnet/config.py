@@ -314,6 +314,13 @@ class SkeletonOptions:
 
 
 @dataclass(frozen=True)
+class FloorOptions:
+    """The ``floors`` section: when a stage keeps too few samples to go on (see schema)."""
+
+    min_kept: float = 0.5
+
+
+@dataclass(frozen=True)
 class RoiOptions:
     """The ``roi`` section (see the schema)."""
 
@@ -380,6 +387,7 @@ class Config:
     roi: RoiOptions
     ensemble: EnsembleOptions
     demo: DemoOptions
+    floors: FloorOptions
 
     @classmethod
     def from_dict(cls, config: dict) -> Config:
@@ -409,6 +417,7 @@ class Config:
                 tuple(ensemble["streams"]), dict(ensemble["weights"]), ensemble["softmax"]
             ),
             demo=DemoOptions(**demo),
+            floors=FloorOptions(**config["floors"]),
         )
 
     def dataset(self, name: str) -> DatasetConfig:

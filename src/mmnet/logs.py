@@ -10,6 +10,8 @@ from typing import TypeVar
 
 from tqdm import tqdm
 
+from mmnet.errors import explain
+
 T = TypeVar("T")
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -26,7 +28,9 @@ def setup_logging(level: int = logging.INFO, log_file: str | Path | None = None)
         previous = sys.excepthook
 
         def log_then_raise(kind, value, traceback):  # the failure lands in the rule's log too
-            logging.getLogger("mmnet").error("failed", exc_info=(kind, value, traceback))
+            logger = logging.getLogger("mmnet")
+            logger.error("failed", exc_info=(kind, value, traceback))
+            logger.error("%s", explain(value) or f"{kind.__name__}: {value}")  # the last line
             previous(kind, value, traceback)
 
         sys.excepthook = log_then_raise

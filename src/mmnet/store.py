@@ -17,7 +17,7 @@ import hashlib
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numcodecs
@@ -27,6 +27,8 @@ import zarr
 from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec
 from zarr.codecs.sharding import ShardingCodecIndexLocation
 
+from mmnet.errors import as_os_error
+
 SAMPLES_PER_FILE = 64
 
 
@@ -35,13 +37,23 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     """Yield a temporary sibling of ``final``; on success rename it to ``final``.
 
     Works for files and directories (a zarr store). An existing ``final`` is replaced; on
-    error the temporary is removed and ``final`` is left untouched.
+    error the temporary is removed and ``final`` is left untouched. Temporaries that an
+    earlier, killed writer of the same ``final`` left behind are removed first.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    for pattern in (f".{final.name}.tmp-*", f".{final.name}.old-*"):
+        for leftover in final.parent.glob(pattern):
+            _remove(leftover)
     tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
-        yield tmp
+        try:
+            yield tmp
+        except (OSError, RuntimeError) as error:  # a full disk, a read-only folder...
+            named = as_os_error(error, final)
+            if named is error:
+                raise
+            raise named from error
         if final.is_dir() and not final.is_symlink():
             trash = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
             final.rename(trash)
@@ -54,6 +66,33 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
         elif tmp.exists():
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def staged_outputs(folder: str | Path) -> Iterator[Path]:
+    """A staging folder inside ``folder``: when the block succeeds, every file written into
+    it is renamed into ``folder``, so outputs written together appear together (the only
+    window is the renames themselves). On error, and for leftovers of a killed writer, the
+    staging folder is removed."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for leftover in folder.glob(".outputs-*"):
+        _remove(leftover)
+    staging = folder / f".outputs-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        yield staging
+        for path in staging.iterdir():
+            os.replace(path, folder / path.name)
+    finally:
+        _remove(staging)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def sha256_of(path: str | Path) -> str:
@@ -219,17 +258,21 @@ def gather_shards(
     out_store: str | Path,
     out_table: str | Path,
     arrays: list[str],
+    check: Callable[[pd.DataFrame], None] | None = None,
 ) -> pd.DataFrame:
     """Gather a sharded stage: link the shard stores' ``arrays`` into ``out_store`` and
     concatenate the shard tables (sorted by ``row``) into ``out_table``.
 
-    Every row of ``samples`` must be in exactly one shard table.
+    Every row of ``samples`` must be in exactly one shard table. ``check(table)`` runs
+    before anything is written; an exception from it leaves both outputs unwritten.
     """
     n_rows = len(pd.read_parquet(samples, columns=["sample"]))
     result = pd.concat([pd.read_parquet(t) for t in tables], ignore_index=True)
     result = result.sort_values("row", ignore_index=True)
     if not np.array_equal(result["row"].to_numpy(), np.arange(n_rows)):
         raise ValueError(f"shard tables {list(tables)} do not cover the {n_rows} samples once")
+    if check is not None:
+        check(result)
     gather_stores(list(stores), out_store, arrays)
     write_parquet(result, out_table)
     return result

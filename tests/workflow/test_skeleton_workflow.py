@@ -23,9 +23,13 @@ def write_config(workdir: Path, text: str) -> str:
 
 
 def real_config(workdir: Path, extra: str = "") -> str:
+    """The seven real NTU60 files; cross-view only (all of them are cross-subject training
+    subjects, and a protocol without test samples fails the stage)."""
     skeletons = realdata("ntu60", "skeletons")
     return write_config(
-        workdir, f"datasets:\n  ntu60:\n    kind: ntu60\n    skeletons: {skeletons}\n{extra}"
+        workdir,
+        f"datasets:\n  ntu60:\n    kind: ntu60\n    skeletons: {skeletons}\n"
+        f"    protocols: [xview]\n{extra}",
     )
 
 

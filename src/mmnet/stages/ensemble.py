@@ -8,6 +8,9 @@ from pathlib import Path
 from mmnet.config import Config
 from mmnet.ensemble import run_ensemble
 
+#: What the ensemble writes into ``results/<dataset>_<protocol>/``.
+ENSEMBLE_OUTPUTS = ("ensemble.json", "per_class.csv", "confusion.png")
+
 
 def ensemble(
     config: Config,

@@ -34,7 +34,7 @@ def skeletons(config: Config, dataset: str, out_dir: str | Path, *, workers: int
     index_samples(config, dataset, index)
     build_skeletons(
         entry.kind, config.skeleton, index, out_dir / "skeleton.zarr", out_dir / "samples.parquet",
-        workers=workers,
+        workers=workers, protocols=list(entry.protocols), min_kept=config.floors.min_kept,
     )  # fmt: skip
 
 
@@ -61,14 +61,14 @@ def rgb(config: Config, dataset: str, out_dir: str | Path, *, workers: int = 1) 
                 functools.partial(_pose_shard, config, dataset, samples, keep_frames, frame_dir),
                 "pose2d", parts, workers, pool,
             )  # fmt: skip
-            gather_pose2d(samples, [o.store for o in pose], [o.table for o in pose],
-                          pose_store, pose_table)  # fmt: skip
+            gather_pose2d(config, dataset, samples, [o.store for o in pose],
+                          [o.table for o in pose], pose_store, pose_table)  # fmt: skip
             roi = run_shards(
                 functools.partial(build_roi, config, dataset, samples=samples,
                                   pose_store=pose_store, pose_table=pose_table),
                 "roi", parts, workers, pool,
             )  # fmt: skip
-        gather_roi(samples, [o.store for o in roi], [o.table for o in roi],
+        gather_roi(config, dataset, samples, [o.store for o in roi], [o.table for o in roi],
                    out_dir / "roi.zarr", out_dir / "roi.parquet")  # fmt: skip
     finally:
         remove_parts(parts)

@@ -36,6 +36,7 @@ from mmnet.frames import FrameConfig, FrameSelection, fallback_chain
 from mmnet.logs import progress
 from mmnet.pose2d import make_backend
 from mmnet.pose2d.base import BODY_25, N_KEYPOINTS, FrameRequest, PoseBackend
+from mmnet.stages.floors import check_kept
 from mmnet.stages.frames import FRAMES_TABLE, IMAGES
 from mmnet.stages.shards import Shard, ShardOutput
 from mmnet.status import STATUS_NO_PERSON, STATUS_OK, STATUS_SKIPPED
@@ -369,17 +370,38 @@ def _write_block(
 
 
 def gather_pose2d(
+    config: Config,
+    dataset: str,
     samples: str | Path,
     stores: Sequence[str | Path],
     tables: Sequence[str | Path],
     out_store: str | Path,
     out_table: str | Path,
 ) -> pd.DataFrame:
-    """Merge shard stores into ``pose2d.zarr`` and their tables into ``pose2d.parquet``."""
-    result = gather_shards(samples, stores, tables, out_store, out_table, POSE_ARRAYS)
-    ran, total = int(result["pose_frames"].fillna(0).sum()), int(result["video_frames"].sum())
-    log.info(
-        "pose2d: ran on %d of %d video frames (%.1f%%); %s",
-        ran, total, 100.0 * ran / max(total, 1), result["pose_status"].value_counts().to_dict(),
-    )  # fmt: skip
-    return result
+    """Rule gather_pose2d (``mmnet gather-pose2d``): see :func:`merge_poses`."""
+    config.dataset(dataset)
+    return merge_poses(samples, stores, tables, out_store, out_table,
+                       min_kept=config.floors.min_kept)  # fmt: skip
+
+
+def merge_poses(
+    samples: str | Path,
+    stores: Sequence[str | Path],
+    tables: Sequence[str | Path],
+    out_store: str | Path,
+    out_table: str | Path,
+    *,
+    min_kept: float = 0.5,
+) -> pd.DataFrame:
+    """Merge shard stores into ``pose2d.zarr`` and their tables into ``pose2d.parquet``;
+    fail when poses were found for under ``min_kept`` of the usable samples."""
+
+    def check(result: pd.DataFrame) -> None:
+        ran, total = int(result["pose_frames"].sum()), int(result["video_frames"].sum())
+        counts = result["pose_status"].value_counts().to_dict()
+        share = 100.0 * ran / max(total, 1)
+        log.info("pose2d: ran on %d of %d video frames (%.1f%%); %s", ran, total, share, counts)
+        given = result[result["pose_status"] != STATUS_SKIPPED]
+        check_kept("pose2d", given, "pose_status", "pose_reason", [STATUS_OK], min_kept)
+
+    return gather_shards(samples, stores, tables, out_store, out_table, POSE_ARRAYS, check)

@@ -43,6 +43,7 @@ from mmnet.roi.tile import (
     to_network,
 )
 from mmnet.skeleton.transforms import body_energy
+from mmnet.stages.floors import check_kept
 from mmnet.stages.shards import Shard, ShardOutput
 from mmnet.status import STATUS_NO_PERSON, STATUS_OK, STATUS_PARTIAL, STATUS_SKIPPED
 from mmnet.store import (
@@ -310,21 +311,41 @@ class _References:
 
 
 def gather_roi(
+    config: Config,
+    dataset: str,
     samples: str | Path,
     stores: Sequence[str | Path],
     tables: Sequence[str | Path],
     out_store: str | Path,
     out_table: str | Path,
 ) -> pd.DataFrame:
-    """Merge shard stores into ``roi.zarr`` and their tables into ``roi.parquet``."""
-    result = gather_shards(samples, stores, tables, out_store, out_table, ROI_ARRAYS)
-    log.info(
-        "roi: %d samples available, %d columns; %s",
-        int(result["roi_status"].isin([STATUS_OK, STATUS_PARTIAL]).sum()),
-        int(result["columns"].sum()),
-        result["roi_status"].value_counts().to_dict(),
-    )  # fmt: skip
-    return result
+    """Rule gather_roi (``mmnet gather-roi``): see :func:`merge_rois`."""
+    config.dataset(dataset)
+    return merge_rois(samples, stores, tables, out_store, out_table,
+                      min_kept=config.floors.min_kept)  # fmt: skip
+
+
+def merge_rois(
+    samples: str | Path,
+    stores: Sequence[str | Path],
+    tables: Sequence[str | Path],
+    out_store: str | Path,
+    out_table: str | Path,
+    *,
+    min_kept: float = 0.5,
+) -> pd.DataFrame:
+    """Merge shard stores into ``roi.zarr`` and their tables into ``roi.parquet``; fail when
+    under ``min_kept`` of the usable samples have a ROI."""
+
+    def check(result: pd.DataFrame) -> None:
+        available = [STATUS_OK, STATUS_PARTIAL]
+        log.info("roi: %d samples available, %d columns; %s",
+                 int(result["roi_status"].isin(available).sum()), int(result["columns"].sum()),
+                 result["roi_status"].value_counts().to_dict())  # fmt: skip
+        given = result[result["roi_status"] != STATUS_SKIPPED]
+        check_kept("roi", given, "roi_status", "roi_reason", available, min_kept)
+
+    return gather_shards(samples, stores, tables, out_store, out_table, ROI_ARRAYS, check)
 
 
 def roi_preview(

@@ -25,6 +25,7 @@ from mmnet.config import Config, SkeletonOptions
 from mmnet.datasets.base import Dataset, UnusableSample
 from mmnet.logs import progress
 from mmnet.skeleton.transforms import fit_frames, pre_normalize, select_bodies
+from mmnet.stages.floors import check_kept, check_protocols
 from mmnet.stages.shards import Shard, ShardOutput, remove_parts, run_shards
 from mmnet.status import STATUS_OK, STATUS_REJECTED
 from mmnet.store import (
@@ -161,13 +162,33 @@ def store_attributes(dataset: Dataset) -> dict:
 
 
 def gather_skeletons(
+    config: Config,
+    dataset: str,
     index: str | Path,
     stores: Sequence[str | Path],
     tables: Sequence[str | Path],
     out_store: str | Path,
     out_samples: str | Path,
 ) -> pd.DataFrame:
-    """Merge shard stores into ``out_store`` and write ``samples.parquet``."""
+    """Rule gather_skeletons (``mmnet gather-skeletons``): see :func:`merge_shards`."""
+    protocols = list(config.dataset(dataset).protocols)
+    return merge_shards(index, stores, tables, out_store, out_samples, protocols=protocols,
+                        min_kept=config.floors.min_kept)  # fmt: skip
+
+
+def merge_shards(
+    index: str | Path,
+    stores: Sequence[str | Path],
+    tables: Sequence[str | Path],
+    out_store: str | Path,
+    out_samples: str | Path,
+    *,
+    protocols: Sequence[str] = (),
+    min_kept: float = 0.5,
+) -> pd.DataFrame:
+    """Merge shard stores into ``out_store`` and write ``samples.parquet``; fail (writing
+    nothing) when parsing kept under ``min_kept`` of the samples it was given or left a
+    protocol without training or test samples (:mod:`mmnet.stages.floors`)."""
     samples = pd.read_parquet(index)
     parsed = pd.concat([pd.read_parquet(t) for t in tables], ignore_index=True)
     if parsed["row"].duplicated().any():
@@ -182,9 +203,12 @@ def gather_skeletons(
     samples["n_bodies"] = pd.array([-1] * len(samples), dtype="int32")
     for column in PARSE_COLUMNS:
         samples.loc[parsed["row"].to_numpy(), column] = parsed[column].to_numpy()
+    log.info("samples: %s", samples["status"].value_counts().to_dict())
+    given = samples.iloc[sorted(expected)]
+    check_kept("skeletons", given, "status", "reason", [STATUS_OK], min_kept)
+    check_protocols("skeletons", samples, protocols)
     gather_stores(list(stores), out_store, JOINT_ARRAY)
     write_parquet(samples, out_samples)
-    log.info("samples: %s", samples["status"].value_counts().to_dict())
     return samples
 
 
@@ -196,14 +220,17 @@ def build_skeletons(
     out_samples: str | Path,
     *,
     workers: int = 1,
+    protocols: Sequence[str] = (),
+    min_kept: float = 0.5,
 ) -> pd.DataFrame:
     """The whole stage in one call: ``workers`` shards in a process pool, then gather."""
     parts = Path(out_store).parent / f".{Path(out_store).name}.parts"
     try:
         job = functools.partial(parse_shard, dataset, options, index=index)
         outputs = run_shards(job, "skeleton", parts, workers)
-        return gather_skeletons(
-            index, [o.store for o in outputs], [o.table for o in outputs], out_store, out_samples
-        )
+        return merge_shards(
+            index, [o.store for o in outputs], [o.table for o in outputs], out_store,
+            out_samples, protocols=protocols, min_kept=min_kept,
+        )  # fmt: skip
     finally:
         remove_parts(parts)

@@ -3,13 +3,20 @@ scoring with existing weights (``mmnet evaluate``)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from mmnet.config import Config
+from mmnet.stages.ensemble import ENSEMBLE_OUTPUTS
 from mmnet.train.evaluation import evaluate_stream
-from mmnet.train.job import TrainJob
+from mmnet.train.job import OUTPUTS, TrainJob
 from mmnet.train.run import train_stream
+
+log = logging.getLogger(__name__)
+
+#: The stream whose model weights the rgb stream's ROI rows.
+RGB_TEACHER = "joint"
 
 
 @dataclass(frozen=True)
@@ -57,9 +64,26 @@ def train(
     gpus: int = 1,
     threads: int = 1,
 ) -> dict | None:
-    """Rules train_skeleton / train_rgb: train one stream and write its outputs."""
+    """Rules train_skeleton / train_rgb: train one stream and write its outputs.
+
+    First the results that stand on this training's old outputs are removed (the
+    protocol's ensemble; the rgb stream's outputs when this is its teacher), so that a
+    rerun that fails leaves nothing downstream that looks up to date: Snakemake does not
+    rebuild an existing file whose input went missing.
+    """
     job = train_job(config, dataset, protocol, stream, paths)
+    _remove_dependents(Path(paths.out_dir).parent, stream)
     return train_stream(job, gpus=gpus, threads=threads)
+
+
+def _remove_dependents(run_dir: Path, stream: str) -> None:
+    stale = [run_dir / name for name in ENSEMBLE_OUTPUTS]
+    if stream == RGB_TEACHER:
+        stale += [run_dir / "rgb" / name for name in OUTPUTS.values()]
+    for path in stale:
+        if path.exists():
+            log.info("removing %s: it was made from the outputs this training replaces", path)
+            path.unlink()
 
 
 def evaluate(

@@ -22,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 import mmnet
 from mmnet.models.pretrained import resolve_pretrained_resnet
 from mmnet.scores import read_scores, write_scores
-from mmnet.store import atomic_path
+from mmnet.store import atomic_path, staged_outputs
 from mmnet.train.checkpoint import job_fingerprint, load_resume, read_checkpoint, save_model
 from mmnet.train.distributed import (
     Env,
@@ -215,31 +215,35 @@ def _write_outputs(
     prepared: Prepared, module: nn.Module, name: str, model_args: dict, scores: np.ndarray,
     metrics: dict, trainer: Trainer,
 ) -> None:  # fmt: skip
+    """Write the five outputs into a staging folder, then move them into place together."""
     job, rows = prepared.job, prepared.splits.test
-    write_scores(job.output("scores"), prepared.names[rows], prepared.labels[rows], scores)
-    save_model(
-        job.output("model"),
-        module,
-        name,
-        model_args,
-        config=job.options.to_dict(),
-        classes=list(prepared.kind.class_names),
-        epoch=metrics["selected_epoch"],
-        metrics=metrics,
-        stream=job.stream,
-        dataset=job.dataset,
-        protocol=job.protocol,
-    )
-    write_json(job.output("metrics"), metrics)
-    write_history(job.output("history"), trainer.state.history)
-    paper = job.options.selection == "paper"
-    plot_history(
-        job.output("curve"),
-        trainer.state.history,
-        f"{job.dataset} {job.protocol} {job.stream}: epoch {metrics['selected_epoch']}, "
-        + (PAPER_NOTE if paper else f"selected on {metrics['selected_on']}"),
-        selection_split="test" if paper else "validation",
-    )
+    with staged_outputs(job.out_dir) as staging:
+        write_scores(
+            staging / OUTPUTS["scores"], prepared.names[rows], prepared.labels[rows], scores
+        )
+        save_model(
+            staging / OUTPUTS["model"],
+            module,
+            name,
+            model_args,
+            config=job.options.to_dict(),
+            classes=list(prepared.kind.class_names),
+            epoch=metrics["selected_epoch"],
+            metrics=metrics,
+            stream=job.stream,
+            dataset=job.dataset,
+            protocol=job.protocol,
+        )
+        write_json(staging / OUTPUTS["metrics"], metrics)
+        write_history(staging / OUTPUTS["history"], trainer.state.history)
+        paper = job.options.selection == "paper"
+        plot_history(
+            staging / OUTPUTS["curve"],
+            trainer.state.history,
+            f"{job.dataset} {job.protocol} {job.stream}: epoch {metrics['selected_epoch']}, "
+            + (PAPER_NOTE if paper else f"selected on {metrics['selected_on']}"),
+            selection_split="test" if paper else "validation",
+        )
 
 
 def _number(value: float) -> float | None:
