@@ -14,8 +14,10 @@ $(BIN)/snakemake: requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
+# --rerun-incomplete: after a crash, `$(BIN)/snakemake --unlock --configfile config/demo.yaml`
+# and `make demo` again finish the run (docs/running.md, "After a crash").
 demo: $(BIN)/snakemake
-	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml
+	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml --rerun-incomplete
 
 lint: $(BIN)/snakemake
 	$(BIN)/ruff check .

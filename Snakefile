@@ -29,6 +29,10 @@ include: "rules/video.smk"
 include: "rules/train.smk"
 
 
+onsuccess:
+    log_fused_accuracy()
+
+
 rule all:
     default_target: True
     input:

@@ -1,5 +1,6 @@
 # Config validation, dataset tables, wildcard constraints and input/param functions.
 # No rules here (the linter wants functions and rules in separate files).
+import json
 import re
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def final_targets():
         + [
             f"results/{name}/{output}"
             for name in RGB_DATASETS
-            for output in ("pose2d.zarr", "roi.zarr")
+            for output in ("pose2d.zarr", "roi.zarr", "roi_preview.png")
         ]
         + [
             # the whole chain: every stream trained and fused
@@ -158,6 +159,20 @@ def rgb_fusion_scores(wildcards):
     run = f"results/{wildcards.dataset}_{wildcards.protocol}"
     streams = [s for s in CONFIG.fused_streams(wildcards.dataset) if s != "rgb"]
     return [f"{run}/{stream}/scores.parquet" for stream in streams]
+
+
+def log_fused_accuracy():
+    """At the end of a successful run: the fused accuracy of every ensemble.json there is."""
+    from mmnet.ensemble import summary
+    from snakemake.logging import logger
+
+    for name in DATASETS:
+        for protocol in PROTOCOLS[name]:
+            path = Path(f"results/{name}_{protocol}/ensemble.json")
+            if path.is_file():
+                logger.info(
+                    f"\nFused test accuracy ({path}):\n{summary(json.loads(path.read_text()))}"
+                )
 
 
 # --- ensemble (rules/ensemble.smk) --------------------------------------------------------

@@ -110,12 +110,18 @@ rule gather_roi:
         "../workflow/scripts/gather_roi.py"
 
 
+# A contact sheet of evaluation tiles, to check by eye that the crops show head, hands, knees.
 rule roi_preview:
     input:
         store="results/{dataset}/roi.zarr",
         samples="results/{dataset}/samples.parquet",
     output:
-        "results/{dataset}/roi_preview.png",
+        report(
+            "results/{dataset}/roi_preview.png",
+            caption="../workflow/report/roi_preview.rst",
+            category="RGB",
+            labels={"dataset": "{dataset}", "output": "ROI preview"},
+        ),
     log:
         "results/logs/roi_preview/{dataset}.log",
     benchmark:

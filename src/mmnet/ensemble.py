@@ -221,6 +221,21 @@ def combinations_of(streams: Sequence[str]) -> list[tuple[str, ...]]:
     return [c for r in range(2, len(streams) + 1) for c in itertools.combinations(streams, r)]
 
 
+def summary(report: dict) -> str:
+    """``ensemble.json`` as a small text table: top-1 and top-5 of every stream and fusion."""
+    rows = {**report["streams"], **report["combinations"]}
+    width = max(len(name) for name in rows)
+    lines = [
+        f"{report.get('dataset') or ''} {report.get('protocol') or ''}: "
+        f"{report['n_samples']} test samples".strip(),
+        f"  {'streams'.ljust(width)}   top-1   top-5",
+        *(f"  {name.ljust(width)}  {m['top1']:6.1%}  {m['top5']:6.1%}" for name, m in rows.items()),
+    ]
+    if report.get("note"):
+        lines.append(f"  ({report['note']})")
+    return "\n".join(lines)
+
+
 def training_of(scores: str | Path) -> dict | None:
     """What made a stream's scores, from the ``metrics.json`` beside its ``scores.parquet``
     (model, selection, the split it was selected on); None for other score files."""
