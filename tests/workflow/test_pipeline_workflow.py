@@ -125,14 +125,17 @@ def test_deleting_the_roi_store_reruns_only_the_rgb_side(demo_run, tmp_path):
     shutil.rmtree(roi)
     out = snakemake(run, "-n", *DEMO_ARGS).stdout
     assert scheduled_jobs(out) == {
-        "build_roi": 8, "gather_roi": 1, "train_rgb": 1, "ensemble": 1, "all": 1, "total": 12,
+        "build_roi": 8, "gather_roi": 1, "roi_preview": 1, "train_rgb": 1, "ensemble": 1, "all": 1,
+        "total": 13,
     }  # fmt: skip
     out = snakemake(run, "--until", "gather_roi", *DEMO_ARGS).stdout
     after = zarr.open_group(roi, mode="r")
     for key, values in saved.items():  # rebuilt bit for bit
         np.testing.assert_array_equal(after[key][:], values, err_msg=key)
     out = snakemake(run, "-n", *DEMO_ARGS).stdout
-    assert scheduled_jobs(out) == {"train_rgb": 1, "ensemble": 1, "all": 1, "total": 3}
+    assert scheduled_jobs(out) == {
+        "roi_preview": 1, "train_rgb": 1, "ensemble": 1, "all": 1, "total": 4,
+    }  # fmt: skip
 
 
 def wait_for(path: Path, pattern: str, timeout: float) -> None:
@@ -175,7 +178,7 @@ def test_a_killed_training_is_rerun_not_trusted(demo_run, tmp_path):
     assert scheduled_jobs(out) == {"train_skeleton": 1, "total": 1}
     snakemake(run, *args)
     history = pd.read_csv(bone / "history.csv")
-    assert history["epoch"].tolist() == [0, 1, 2, 3]  # every epoch once: it resumed
+    assert history["epoch"].tolist() == [1, 2, 3, 4]  # every epoch once: it resumed
     assert "resuming at epoch" in log.read_text()
     out = snakemake(run, "-n", *DEMO_ARGS, override).stdout
     assert scheduled_jobs(out) == {"ensemble": 1, "all": 1, "total": 2}

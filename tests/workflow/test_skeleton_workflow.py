@@ -42,7 +42,7 @@ def test_dry_run_shows_the_whole_dag(tmp_path):
     assert job_counts(out) == {
         "demo_dataset": 1, "index_samples": 1, "parse_skeletons": 8, "gather_skeletons": 1,
         "extract_pose2d": 8, "gather_pose2d": 1, "build_roi": 8, "gather_roi": 1,
-        "train_skeleton": 2, "train_rgb": 1, "ensemble": 1, "all": 1, "total": 34,
+        "roi_preview": 1, "train_skeleton": 2, "train_rgb": 1, "ensemble": 1, "all": 1, "total": 35,
     }  # fmt: skip
     assert not (tmp_path / "results").exists()  # a dry run touches nothing
 
