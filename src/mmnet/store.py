@@ -118,9 +118,18 @@ def create_sample_array(
     samples_per_file: int = SAMPLES_PER_FILE,
     compression_level: int = 3,
     attributes: dict | None = None,
+    block_per_sample: bool = False,
 ) -> zarr.Array:
-    """Create array ``name`` in the zarr group at ``store`` (the group is created if needed)."""
+    """Create array ``name`` in the zarr group at ``store`` (the group is created if needed).
+
+    ``block_per_sample``: compress each sample as one Blosc block instead of Blosc's default
+    blocks (a few tens of KiB). zstd then sees the whole sample, and the repeats that
+    pre-normalisation's loop padding makes: a real NTU sample at level 3 compresses about 10 %
+    faster into about 18 % fewer bytes and decompresses faster (``bench/parse_skeletons.py``).
+    Readers need nothing new: each frame's Blosc header holds its block size.
+    """
     group = zarr.open_group(store, mode="a", zarr_format=3)
+    sample_bytes = int(np.prod(shape[1:])) * np.dtype(dtype).itemsize
     array = group.create_array(
         name,
         shape=shape,
@@ -128,7 +137,12 @@ def create_sample_array(
         shards=(samples_per_file, *shape[1:]),
         dtype=dtype,
         fill_value=0,
-        compressors=BloscCodec(cname="zstd", clevel=compression_level, shuffle="shuffle"),
+        compressors=BloscCodec(
+            cname="zstd",
+            clevel=compression_level,
+            shuffle="shuffle",
+            blocksize=sample_bytes if block_per_sample else 0,
+        ),
         overwrite=True,
     )
     if attributes:

@@ -87,6 +87,7 @@ def parse_shard(
             samples_per_file=samples_per_file,
             compression_level=options.compression_level,
             attributes=store_attributes(dataset),
+            block_per_sample=True,
         )
         n_rows = sum(len(b) for b in blocks)
         bar = progress(total=n_rows, desc=f"skeletons {shard.name}", unit="sample")
