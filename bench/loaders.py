@@ -1,0 +1,233 @@
+"""Training loaders at full size: samples per second per stream, per worker, against a GPU.
+
+Stores:
+  * ``skeleton.zarr`` + ``samples.parquet`` of a full-size NTU60-shaped raw folder
+    (``bench/scale.py``'s: 56,880 ids, content of the real files, the real missing list),
+    built here with ``mmnet skeletons -w 2`` unless ``--store DIR`` holds them already;
+  * ``roi.zarr`` of realistic tiles: the real NTU videos through the real stages
+    (MediaPipe poses, ``build_roi``, as ``bench/roi.py``), its rows repeated to ``--roi-rows``
+    rows (real lossless-WebP columns, about 12 KB each).
+
+Loaders: ``mmnet.train``'s own (``SkeletonData`` / ``FusedData``, ``TrainBatches`` at the
+original's batch of 64, a torch ``DataLoader`` as ``mmnet.train`` builds it) over the xsub
+training rows, with 0 workers (the main process: one core), 1 and 2 workers. Streams: joint
+and bone, each with and without ``random_move``; rgb (a training tile decoded, random
+interval and flip, with the joint sequence alongside; the ImageNet normalisation runs on the
+device in training, and its CPU cost per batch is printed apart).
+
+GPU side: FLOPs per training sample of each stream's model (ST-GCN at T = 300, 2 persons;
+MMNet's ResNet-18 on a 225 x 225 tile plus the frozen ST-GCN's forward pass when the
+skeleton is augmented), counted with ``torch.utils.flop_counter``; one GPU cannot consume
+more than its peak rate divided by that (``--gpu-tflops``, default 989: dense BF16 of an
+H100/H200, NVIDIA's datasheet). Printed beside the loader rates, with the workers one GPU
+needs per stream for 3x that ceiling.
+
+Usage: python bench/loaders.py [--store DIR] [--limit N] [--batches 20] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import zarr
+from torch.utils.data import DataLoader
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import scale
+
+from mmnet.datasets.ntu import NTU60
+from mmnet.roi import RoiStore
+from mmnet.store import create_sample_array
+from mmnet.train.data import FusedData, SkeletonData, TrainBatches, normalize_rgb
+
+BATCH = 64  # the original's training batch, every stream
+ROI_ARRAYS = ("columns", "column_frame", "column_layout", "evaluation", "training", "available")
+
+
+def build_skeleton_store(work: Path, limit: int | None) -> Path:
+    """``work/results/bench/{skeleton.zarr,samples.parquet}`` of the NTU60-shaped folder."""
+    ids, _ = scale.ntu60_ids()
+    ids = ids[:limit] if limit else ids
+    sources = sorted((scale.NTU60 / "skeletons").glob("*.skeleton"))
+    local = work / "sources"
+    local.mkdir(parents=True)
+    sources = [Path(shutil.copyfile(s, local / s.name)) for s in sources]
+    raw = work / "raw"
+    scale.make_raw(raw, ids, sources, copy=False)
+    missing = scale.NTU60 / "NTU_RGBD_samples_with_missing_skeletons.txt"
+    config = work / "bench.yaml"
+    entry = f"kind: ntu60, skeletons: '{raw}', missing_skeletons: '{missing}'"
+    config.write_text(f"datasets: {{bench: {{{entry}}}}}\n")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(scale.REPO / "src"), os.environ.get("PYTHONPATH", "")]),
+    }
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "mmnet", "skeletons", "-c", str(config), "-d", "bench", "-w", "2"],
+        cwd=work, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    print(f"skeleton store of {len(ids)} samples built in {time.perf_counter() - start:.0f} s")
+    shutil.rmtree(raw)
+    return work / "results" / "bench"
+
+
+def build_roi_store(work: Path, rows: int) -> Path:
+    """A ``roi.zarr`` of ``rows`` rows: the real videos' samples, repeated."""
+    import roi as roi_bench  # bench/roi.py: the real stages on the real videos
+
+    from mmnet.frames import FrameConfig
+
+    real = work / "roi_real"
+    real.mkdir()
+    roi_bench.build_store(roi_bench.real_videos(), real, FrameConfig())
+    source = zarr.open_group(real / "roi.zarr", mode="r")
+    available = np.flatnonzero(source["available"][:])
+    order = available[np.arange(rows) % len(available)]
+    out = work / "roi.zarr"
+    for name in ROI_ARRAYS:
+        if name not in source:
+            continue
+        data = source[name][:][order]
+        array = create_sample_array(out, name, data.shape, data.dtype)
+        array[:] = data
+    zarr.open_group(out, mode="a").attrs.update(dict(source.attrs))
+    shutil.rmtree(real)
+    return out
+
+
+def rate(dataset, workers: int, batches: int) -> dict:
+    """Samples/s a DataLoader delivers over ``batches`` batches after the first one."""
+    sampler = TrainBatches(len(dataset), BATCH, seed=0)
+    sampler.set_epoch(1)
+    loader = DataLoader(
+        dataset, batch_sampler=sampler, num_workers=workers, generator=torch.Generator()
+    )
+    start = time.perf_counter()
+    batch_iter = iter(loader)
+    next(batch_iter)
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(batch_iter)
+    seconds = time.perf_counter() - start
+    del batch_iter
+    return {"samples_per_s": batches * BATCH / seconds, "first_batch_s": first}
+
+
+def train_flops_per_sample() -> dict[str, float]:
+    """Forward + backward FLOPs per training sample of each stream's model (CPU count)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from mmnet.models import STGCN, MMNet
+
+    graph = {"layout": "ntu-rgb+d", "strategy": "spatial"}
+    n = 2
+    out = {}
+    stgcn = STGCN(3, 60, graph)
+    x = torch.randn(n, 3, 300, 25, 2)
+    with FlopCounterMode(display=False) as counter:
+        stgcn(x).sum().backward()
+    out["stgcn"] = counter.get_total_flops() / n
+    fused = MMNet(60, graph, temporal_positions=5)
+    for p in fused.stgcn.parameters():
+        p.requires_grad_(False)
+    tiles = torch.randn(n, 3, 225, 225)
+    with FlopCounterMode(display=False) as counter:
+        fused(x_skeleton=x, x_rgb=tiles).sum().backward()
+    out["mmnet_per_batch_stgcn"] = counter.get_total_flops() / n
+    stats = fused.attention_stats(x)
+    with FlopCounterMode(display=False) as counter:
+        fused(stats=stats, x_rgb=tiles).sum().backward()
+    out["mmnet_cached"] = counter.get_total_flops() / n
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", type=Path, help="folder with skeleton.zarr + samples.parquet")
+    parser.add_argument("--limit", type=int, help="build the store from the first N ids only")
+    parser.add_argument("--roi-rows", type=int, default=2048)
+    parser.add_argument("--batches", type=int, default=20, help="timed batches per figure")
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--gpu-tflops", type=float, default=989.0)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    work = Path(tempfile.mkdtemp(prefix="mmnet-loaders-"))
+    report: dict = {"machine": scale.machine(), "batch": BATCH, "streams": {}}
+    try:
+        folder = args.store or build_skeleton_store(work, args.limit)
+        samples = pd.read_parquet(folder / "samples.parquet")
+        store = folder / "skeleton.zarr"
+        train = np.flatnonzero((samples["status"] == "ok") & samples["xsub"])
+        labels = samples["label"].to_numpy()
+        roi_rows = min(args.roi_rows, len(samples))
+        roi = RoiStore(build_roi_store(work, roi_rows))
+        roi_train = train[train < roi_rows]
+        report.update(samples=len(samples), train_rows=len(train), roi_rows=roi_rows)
+
+        def skeletons(stream: str, move: bool, rows=train) -> SkeletonData:
+            return SkeletonData(store, rows, labels[rows], stream=stream,
+                                layout=NTU60.layout, random_move=move)  # fmt: skip
+
+        streams = {
+            "joint": lambda: skeletons("joint", False),
+            "joint + random_move": lambda: skeletons("joint", True),
+            "bone": lambda: skeletons("bone", False),
+            "bone + random_move": lambda: skeletons("bone", True),
+            "rgb (tile + joint)": lambda: FusedData(
+                skeletons("joint", False, roi_train), roi, random_interval=True, random_flip=True
+            ),
+        }
+        for name, make in streams.items():
+            figures = {w: rate(make(), w, args.batches) for w in args.workers}
+            report["streams"][name] = figures
+            print(f"{name:22s} " + "  ".join(
+                f"{w} worker(s): {f['samples_per_s']:6.0f}/s" for w, f in figures.items()
+            ))  # fmt: skip
+        tiles = torch.randint(0, 256, (BATCH, 3, 225, 225), dtype=torch.uint8)
+        start = time.perf_counter()
+        for _ in range(5):
+            normalize_rgb(tiles)
+        report["normalise_ms_per_batch_cpu"] = (time.perf_counter() - start) / 5 * 1e3
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    flops = train_flops_per_sample()
+    report["train_gflops_per_sample"] = {k: v / 1e9 for k, v in flops.items()}
+    model_of = {
+        "joint": "stgcn", "joint + random_move": "stgcn", "bone": "stgcn",
+        "bone + random_move": "stgcn", "rgb (tile + joint)": "mmnet_cached",
+    }  # fmt: skip
+    normalise = report["normalise_ms_per_batch_cpu"]
+    print(f"\nImageNet normalisation of a batch on the CPU: {normalise:.1f} ms (on the device)")
+    print(f"GPU ceiling: {args.gpu_tflops:.0f} TFLOP/s / training FLOPs per sample")
+    print("stream                 GFLOP/sample  GPU ceiling/s  per worker/s  workers for 3x")
+    report["gpu"] = {}
+    for name, figures in report["streams"].items():
+        gflops = flops[model_of[name]] / 1e9
+        ceiling = args.gpu_tflops * 1e3 / gflops
+        per_worker = figures[1]["samples_per_s"] if 1 in figures else figures[0]["samples_per_s"]
+        need = math.ceil(3 * ceiling / per_worker)
+        report["gpu"][name] = {"gflops": gflops, "ceiling_per_s": ceiling, "workers_for_3x": need}
+        print(f"{name:22s} {gflops:12.1f} {ceiling:14.0f} {per_worker:13.0f} {need:15d}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()
