@@ -11,7 +11,7 @@ Stores:
 Loaders: ``mmnet.train``'s own (``SkeletonData`` / ``FusedData``, ``TrainBatches`` at the
 original's batch of 64, a torch ``DataLoader`` as ``mmnet.train`` builds it) over the xsub
 training rows, with 0 workers (the main process: one core), 1 and 2 workers. Streams: joint
-and bone, each with and without ``random_move``; rgb (a training tile decoded, random
+and bone, each with and without ``random_move`` (``-move``); rgb (a training tile decoded, random
 interval and flip, with the joint sequence alongside; the ImageNet normalisation runs on the
 device in training, and its CPU cost per batch is printed apart).
 
@@ -137,15 +137,14 @@ def train_flops_per_sample() -> dict[str, float]:
     graph = {"layout": "ntu-rgb+d", "strategy": "spatial"}
     n = 2
     out = {}
-    stgcn = STGCN(3, 60, graph)
-    x = torch.randn(n, 3, 300, 25, 2)
+    meta = torch.device("meta")  # shapes only: counted, not computed
+    stgcn = STGCN(3, 60, graph).to(meta)
+    x = torch.randn(n, 3, 300, 25, 2, device=meta)
     with FlopCounterMode(display=False) as counter:
         stgcn(x).sum().backward()
     out["stgcn"] = counter.get_total_flops() / n
-    fused = MMNet(60, graph, temporal_positions=5)
-    for p in fused.stgcn.parameters():
-        p.requires_grad_(False)
-    tiles = torch.randn(n, 3, 225, 225)
+    fused = MMNet(60, graph, temporal_positions=5).to(meta)
+    tiles = torch.randn(n, 3, 225, 225, device=meta)
     with FlopCounterMode(display=False) as counter:
         fused(x_skeleton=x, x_rgb=tiles).sum().backward()
     out["mmnet_per_batch_stgcn"] = counter.get_total_flops() / n
@@ -163,6 +162,7 @@ def main() -> None:
     parser.add_argument("--roi-rows", type=int, default=2048)
     parser.add_argument("--batches", type=int, default=20, help="timed batches per figure")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--streams", nargs="+", help="joint joint-move bone bone-move rgb (all)")
     parser.add_argument("--gpu-tflops", type=float, default=989.0)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -176,9 +176,18 @@ def main() -> None:
         train = np.flatnonzero((samples["status"] == "ok") & samples["xsub"])
         labels = samples["label"].to_numpy()
         roi_rows = min(args.roi_rows, len(samples))
-        roi = RoiStore(build_roi_store(work, roi_rows))
-        roi_train = train[train < roi_rows]
         report.update(samples=len(samples), train_rows=len(train), roi_rows=roi_rows)
+
+        def fused() -> FusedData:
+            roi = RoiStore(
+                work / "roi.zarr"
+                if (work / "roi.zarr").is_dir()
+                else build_roi_store(work, roi_rows)
+            )
+            rows = train[train < roi_rows]
+            return FusedData(
+                skeletons("joint", False, rows), roi, random_interval=True, random_flip=True
+            )
 
         def skeletons(stream: str, move: bool, rows=train) -> SkeletonData:
             return SkeletonData(store, rows, labels[rows], stream=stream,
@@ -186,14 +195,14 @@ def main() -> None:
 
         streams = {
             "joint": lambda: skeletons("joint", False),
-            "joint + random_move": lambda: skeletons("joint", True),
+            "joint-move": lambda: skeletons("joint", True),
             "bone": lambda: skeletons("bone", False),
-            "bone + random_move": lambda: skeletons("bone", True),
-            "rgb (tile + joint)": lambda: FusedData(
-                skeletons("joint", False, roi_train), roi, random_interval=True, random_flip=True
-            ),
+            "bone-move": lambda: skeletons("bone", True),
+            "rgb": fused,
         }
         for name, make in streams.items():
+            if args.streams and name not in args.streams:
+                continue
             figures = {w: rate(make(), w, args.batches) for w in args.workers}
             report["streams"][name] = figures
             print(f"{name:22s} " + "  ".join(
@@ -208,10 +217,8 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     flops = train_flops_per_sample()
     report["train_gflops_per_sample"] = {k: v / 1e9 for k, v in flops.items()}
-    model_of = {
-        "joint": "stgcn", "joint + random_move": "stgcn", "bone": "stgcn",
-        "bone + random_move": "stgcn", "rgb (tile + joint)": "mmnet_cached",
-    }  # fmt: skip
+    model_of = {"joint": "stgcn", "joint-move": "stgcn", "bone": "stgcn", "bone-move": "stgcn",
+                "rgb": "mmnet_cached"}  # fmt: skip
     normalise = report["normalise_ms_per_batch_cpu"]
     print(f"\nImageNet normalisation of a batch on the CPU: {normalise:.1f} ms (on the device)")
     print(f"GPU ceiling: {args.gpu_tflops:.0f} TFLOP/s / training FLOPs per sample")
