@@ -226,6 +226,11 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
             left.plot(
                 n, wall, style, marker="o", color=colour, label=f"{stage}, {workers} worker(s)"
             )
+        cpu = [
+            sum(sum(r["figures"][s]["cpu_s"]) for s in ("index", "shards", "gather")) for r in mine
+        ]
+        left.plot(n, cpu, "-", marker="x", color=colour, alpha=0.5,
+                  label=f"CPU time, all processes, {workers} worker(s)")  # fmt: skip
         for stage, marker in (("shards", "o"), ("index", "s"), ("gather", "^")):
             rss = [max(r["figures"][stage]["peak_rss_mib"]) for r in mine]
             right.plot(n, rss, marker=marker, color=colour, label=f"{stage}, {workers} worker(s)")
@@ -239,7 +244,7 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
         axis.set_xscale("log")
         axis.set_xlabel("samples (.skeleton files)")
         axis.grid(True, which="both", alpha=0.3)
-    left.set_ylabel("wall time (s)")
+    left.set_ylabel("seconds (wall; x: CPU)")
     left.set_title("time")
     right.set_ylabel("peak RSS per process (MiB)")
     right.set_title("memory")
@@ -264,7 +269,14 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="scratch folder (default: a temporary one)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--png", type=Path, help="draw time and memory against size here")
+    parser.add_argument("--replot", type=Path, help="only redraw --png from this --json output")
     args = parser.parse_args()
+    if args.replot:
+        report = json.loads(args.replot.read_text())
+        m = report["machine"]
+        title = f"skeleton stage, NTU60-shaped raw folder; {m['cores']} cores ({m['cpu']}), "
+        plot(report["rows"], args.png, title + m["date"][:10])
+        return
 
     sources = sorted((NTU60 / "skeletons").glob("*.skeleton"))
     if not sources:
@@ -322,8 +334,8 @@ def main() -> None:
         args.json.write_text(json.dumps(report, indent=2))
     if args.png:
         m = report["machine"]
-        plot(report["rows"], args.png, f"skeleton stage, NTU60-shaped raw folder; {m['cores']} "
-             f"cores ({m['cpu']}), {m['date'][:10]}")  # fmt: skip
+        title = f"skeleton stage, NTU60-shaped raw folder; {m['cores']} cores ({m['cpu']}), "
+        plot(report["rows"], args.png, title + m["date"][:10])
 
 
 if __name__ == "__main__":
