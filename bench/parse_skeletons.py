@@ -162,7 +162,7 @@ def step_split(
 def startup(repeat: int) -> dict:
     """Wall seconds of a bare interpreter and of one that imports the stage's modules; the
     imports that cost most (cumulative ms, from ``-X importtime``)."""
-    code = "import mmnet.cli, mmnet.index, mmnet.skeleton.stage"
+    code = "import mmnet.cli, mmnet.stages.local"  # what `mmnet skeletons` imports
     env = _child_env()
 
     def wall(args: list[str]) -> float:
@@ -220,9 +220,8 @@ def _spread(values: list[float], scale: float = 1.0) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--skeletons", type=Path, default=REPO.parent / "shared/realdata/ntu60/skeletons"
-    )
+    realdata = Path(os.environ.get("MMNET_REALDATA", REPO.parent / "shared" / "realdata"))
+    parser.add_argument("--skeletons", type=Path, default=realdata / "ntu60" / "skeletons")
     parser.add_argument("--files", type=int, default=1000, help="files for the whole-stage run")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--compression-level", type=int, default=3, help="the config's default")
