@@ -15,12 +15,14 @@ and bone, each with and without ``random_move`` (``-move``); rgb (a training til
 interval and flip, with the joint sequence alongside; the ImageNet normalisation runs on the
 device in training, and its CPU cost per batch is printed apart).
 
-GPU side: FLOPs per training sample of each stream's model (ST-GCN at T = 300, 2 persons;
-MMNet's ResNet-18 on a 225 x 225 tile plus the frozen ST-GCN's forward pass when the
-skeleton is augmented), counted with ``torch.utils.flop_counter``; one GPU cannot consume
-more than its peak rate divided by that (``--gpu-tflops``, default 989: dense BF16 of an
-H100/H200, NVIDIA's datasheet). Printed beside the loader rates, with the workers one GPU
-needs per stream for 3x that ceiling.
+GPU side (no GPU here): FLOPs per training sample of each stream's model (ST-GCN at
+T = 300, 2 persons; MMNet's ResNet-18 on a 225 x 225 tile, plus the frozen ST-GCN's forward
+pass when the skeleton is augmented), counted with ``torch.utils.flop_counter`` on the meta
+device; then (a) the ceiling: no GPU consumes more than its peak rate over that
+(``--gpu-tflops``, default 989: dense BF16 of an H100/H200, NVIDIA's datasheet), and (b) an
+A100 estimate: the FLOP rate NVIDIA's published ResNet-50 training reaches on one A100
+(2,470 images/s, AMP; ResNet-50's FLOPs counted here the same way) over each model's FLOPs.
+Printed beside the loader rates, with the workers one GPU needs for 3x the estimate.
 
 Usage: python bench/loaders.py [--store DIR] [--limit N] [--batches 20] [--json out.json]
 """
@@ -54,6 +56,9 @@ from mmnet.store import create_sample_array
 from mmnet.train.data import FusedData, SkeletonData, TrainBatches, normalize_rgb
 
 BATCH = 64  # the original's training batch, every stream
+#: NVIDIA DeepLearningExamples, PyTorch ResNet-50 v1.5 README, "Training performance: NVIDIA
+#: DGX A100 (8x A100 80GB)", 1 GPU, mixed precision (pytorch-21.03 container): 2470 img/s.
+A100_RESNET50_IMAGES_PER_S = 2470
 ROI_ARRAYS = ("columns", "column_frame", "column_layout", "evaluation", "training", "available")
 
 
@@ -164,6 +169,44 @@ def train_flops_per_sample() -> dict[str, float]:
     return out
 
 
+def resnet50_train_flops() -> float:
+    """Forward + backward FLOPs per 224 x 224 image of ResNet-50 v1.5 (25.6 M parameters),
+    counted the same way as ours: the unit that turns NVIDIA's published images/s into an
+    achieved FLOP rate."""
+    from torch import nn
+    from torch.utils.flop_counter import FlopCounterMode
+
+    class Bottleneck(nn.Module):
+        def __init__(self, cin: int, width: int, stride: int):
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv2d(cin, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+                nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width),
+                nn.ReLU(), nn.Conv2d(width, 4 * width, 1, bias=False), nn.BatchNorm2d(4 * width),
+            )  # fmt: skip
+            self.down = (
+                nn.Sequential(nn.Conv2d(cin, 4 * width, 1, stride, bias=False),
+                              nn.BatchNorm2d(4 * width))
+                if stride != 1 or cin != 4 * width else nn.Identity()
+            )  # fmt: skip
+
+        def forward(self, x):
+            return torch.relu(self.body(x) + self.down(x))
+
+    layers: list[nn.Module] = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64),
+                               nn.ReLU(), nn.MaxPool2d(3, 2, 1)]  # fmt: skip
+    cin = 64
+    for width, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+        for i in range(blocks):
+            layers.append(Bottleneck(cin, width, stride if i == 0 else 1))
+            cin = 4 * width
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2048, 1000)]
+    model = nn.Sequential(*layers).to("meta")
+    with FlopCounterMode(display=False) as counter:
+        model(torch.randn(2, 3, 224, 224, device="meta")).sum().backward()
+    return counter.get_total_flops() / 2
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -235,19 +278,33 @@ def main() -> None:
                 "rgb": "mmnet_cached"}  # fmt: skip
     normalise = report["normalise_ms_per_batch_cpu"]
     print(f"\nImageNet normalisation of a batch on the CPU: {normalise:.1f} ms (on the device)")
-    print(f"GPU ceiling: {args.gpu_tflops:.0f} TFLOP/s / training FLOPs per sample")
-    print("stream     GFLOP/sample  GPU ceiling/s  per worker/s  workers for 3x ceiling")
+    achieved = A100_RESNET50_IMAGES_PER_S * resnet50_train_flops()  # FLOP/s
+    report["a100_achieved_tflops"] = achieved / 1e12
+    print(
+        f"GPU ceiling: {args.gpu_tflops:.0f} TFLOP/s (dense BF16, H100/H200) / training FLOPs "
+        f"per sample; A100 estimate: {achieved / 1e12:.1f} TFLOP/s (NVIDIA's published ResNet-50"
+        f" AMP training, {A100_RESNET50_IMAGES_PER_S} img/s on one A100) / the same"
+    )
+    print("stream     GFLOP/sample  ceiling/s  A100 est./s  per worker/s  workers for 3x A100"
+          "  8 workers / A100")  # fmt: skip
     report["gpu"] = {}
     for name, figures in report["streams"].items():
         gflops = flops[model_of[name]] / 1e9
         ceiling = args.gpu_tflops * 1e3 / gflops
+        a100 = achieved / 1e9 / gflops
         # one worker on a core of its own: the main process's rate per CPU second
         per_worker = (
             figures[0]["samples_per_cpu_s"] if 0 in figures else figures[1]["samples_per_s"]
         )
-        need = math.ceil(3 * ceiling / per_worker)
-        report["gpu"][name] = {"gflops": gflops, "ceiling_per_s": ceiling, "workers_for_3x": need}
-        print(f"{name:10s} {gflops:12.1f} {ceiling:14.0f} {per_worker:13.0f} {need:15d}")
+        need = math.ceil(3 * a100 / per_worker)
+        report["gpu"][name] = {"gflops": gflops, "ceiling_per_s": ceiling, "a100_per_s": a100,
+                               "per_worker_per_s": per_worker, "workers_for_3x_a100": need,
+                               "eight_workers_over_a100": 8 * per_worker / a100}  # fmt: skip
+        print(f"{name:10s} {gflops:12.1f} {ceiling:10.0f} {a100:12.0f} {per_worker:13.0f} "
+              f"{need:20d} {8 * per_worker / a100:17.1f}x")  # fmt: skip
+    per_batch = flops["mmnet_per_batch_stgcn"] / 1e9
+    print(f"rgb with random_move (frozen ST-GCN every batch): {per_batch:.1f} GFLOP/sample,"
+          f" A100 estimate {achieved / 1e9 / per_batch:.0f}/s")  # fmt: skip
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, default=float))
