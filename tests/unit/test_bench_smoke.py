@@ -9,7 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import REALDATA, REPO, realdata
+
+pytestmark = pytest.mark.realdata
 
 
 def run_bench(script: str, *args: str, cwd: Path) -> str:
