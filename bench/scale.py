@@ -70,17 +70,41 @@ def make_raw(folder: Path, ids: list[str], sources: list[Path], copy: bool) -> f
     return time.perf_counter() - start
 
 
+#: Runs ``mmnet ARGS`` and writes its peak RSS (VmHWM, KiB) to a file at exit. The kernel's
+#: ru_maxrss would not do: it counts the pages of the parent (this bench, which holds the id
+#: list and pyarrow) that a child shares between fork and exec.
+PEAK_WRAPPER = """
+import atexit, runpy, sys
+def peak(path=sys.argv[1]):
+    with open("/proc/self/status") as status:
+        kib = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(path, "w") as out:
+        out.write(kib)
+atexit.register(peak)
+sys.argv = ["mmnet", *sys.argv[2:]]
+runpy.run_module("mmnet", run_name="__main__", alter_sys=True)
+"""
+
+
 def run_processes(commands: list[list[str]], cwd: Path, log: Path) -> dict:
-    """Run ``commands`` at once; wall time, and per process CPU seconds and peak RSS."""
+    """Run ``mmnet`` with each argument list at once; wall time, and per process CPU seconds
+    (from ``wait4``) and peak RSS (its own ``VmHWM``)."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
     }
+    peaks = [cwd / f".peak{i}" for i in range(len(commands))]
     start = time.perf_counter()
     with log.open("a") as out:
         procs = [
-            subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-            for command in commands
+            subprocess.Popen(
+                [sys.executable, "-c", PEAK_WRAPPER, str(peak), *args],
+                cwd=cwd,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+            for peak, args in zip(peaks, commands, strict=True)
         ]
         usage = {}
         for proc in procs:
@@ -91,11 +115,15 @@ def run_processes(commands: list[list[str]], cwd: Path, log: Path) -> dict:
     failed = [p for p in procs if p.returncode != 0]
     if failed:
         tail = log.read_text()[-3000:]
-        raise RuntimeError(f"{failed[0].args} failed ({failed[0].returncode}):\n{tail}")
+        raise RuntimeError(f"{failed[0].args[4:]} failed ({failed[0].returncode}):\n{tail}")
+    rss = []
+    for peak, rusage in zip(peaks, usage.values(), strict=True):
+        rss.append(int(peak.read_text()) / 1024 if peak.is_file() else rusage.ru_maxrss / 1024)
+        peak.unlink(missing_ok=True)
     return {
         "wall_s": wall,
         "cpu_s": [u.ru_utime + u.ru_stime for u in usage.values()],
-        "peak_rss_mib": [u.ru_maxrss / 1024 for u in usage.values()],  # KiB on Linux
+        "peak_rss_mib": rss,
     }
 
 
@@ -109,20 +137,19 @@ def run_stage(raw: Path, workers: int, work: Path, compression_level: int) -> di
         f"missing_skeletons: '{NTU60 / 'NTU_RGBD_samples_with_missing_skeletons.txt'}'}}}}\n"
         f"skeleton: {{compression_level: {compression_level}}}\n"
     )
-    mmnet = [sys.executable, "-m", "mmnet"]
     log = out / "stage.log"
     index = out / "index.parquet"
     stores = [out / f"skeleton_{i + 1}-of-{workers}.zarr" for i in range(workers)]
     tables = [s.with_suffix(".parquet") for s in stores]
     store, samples = out / "skeleton.zarr", out / "samples.parquet"
-    index_cmd = [*mmnet, "index", "-c", str(config), "-d", "bench", "--out", str(index)]
+    index_cmd = ["index", "-c", str(config), "-d", "bench", "--out", str(index)]
     shard_cmds = [
-        [*mmnet, "parse-skeletons", "-c", str(config), "-d", "bench", "--index", str(index)]
+        ["parse-skeletons", "-c", str(config), "-d", "bench", "--index", str(index)]
         + ["--shard", f"{i + 1}-of-{workers}", "--out-store", str(stores[i])]
         + ["--out-table", str(tables[i])]
         for i in range(workers)
     ]
-    gather_cmd = [*mmnet, "gather-skeletons", "--index", str(index), "--stores", *map(str, stores)]
+    gather_cmd = ["gather-skeletons", "--index", str(index), "--stores", *map(str, stores)]
     gather_cmd += ["--tables", *map(str, tables), "--out-store", str(store)]
     gather_cmd += ["--out-samples", str(samples)]
     figures = {
@@ -232,6 +259,8 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
         left.plot(n, cpu, "-", marker="x", color=colour, alpha=0.5,
                   label=f"CPU time, all processes, {workers} worker(s)")  # fmt: skip
         for stage, marker in (("shards", "o"), ("index", "s"), ("gather", "^")):
+            if not all(r["figures"][stage]["peak_rss_mib"] for r in mine):
+                continue  # not measured (a report merged from two runs)
             rss = [max(r["figures"][stage]["peak_rss_mib"]) for r in mine]
             right.plot(n, rss, marker=marker, color=colour, label=f"{stage}, {workers} worker(s)")
     n_all = sorted({r["files"] for r in rows})
@@ -239,7 +268,7 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     base = sum(first["figures"][s]["wall_s"] for s in ("index", "shards", "gather"))
     left.plot(n_all, [base * x / n_all[0] for x in n_all], color="grey", lw=0.8, label="linear")
     left.set_yscale("log")
-    right.set_ylim(0, 1.2 * max(max(r["figures"]["shards"]["peak_rss_mib"]) for r in rows))
+    right.set_ylim(0, 1.2 * max(max(r["figures"]["shards"]["peak_rss_mib"] or [0]) for r in rows))
     for axis in (left, right):
         axis.set_xscale("log")
         axis.set_xlabel("samples (.skeleton files)")

@@ -105,9 +105,14 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+#: Rows per parquet row group: the writer buffers a whole group, and one group of NTU60's
+#: 56,880 rows held 6-9 MB more at the peak of the index and gather steps (``bench/scale.py``).
+PARQUET_ROW_GROUP = 8192
+
+
 def write_parquet(table: pd.DataFrame, path: str | Path) -> None:
     with atomic_path(path) as tmp:
-        table.to_parquet(tmp, index=False)
+        table.to_parquet(tmp, index=False, row_group_size=PARQUET_ROW_GROUP)
 
 
 def create_sample_array(
