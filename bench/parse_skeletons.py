@@ -10,7 +10,8 @@ Measures, on the same real NTU files (default ../shared/realdata/ntu60/skeletons
   * the start-up of a stage process (interpreter + imports) and the imports that dominate it;
   * the whole ``mmnet skeletons -w 1`` process (start-up, index, parse, normalise, zarr and
     parquet writes) over --files copies of those files, as a fresh process: wall and CPU
-    time per file, and its ratio to the original's per-file CPU time; then the same stage with 1
+    time per file, where its CPU time goes (imports, index, the shard, gather), and its
+    ratio to the original's per-file CPU time; then the same stage with 1
     and 2 workers: samples/s, scaling, peak memory per process.
 
 Timings on a shared machine are noisy: every figure is the median of --repeat rounds, and
@@ -214,6 +215,55 @@ def whole_process(skeletons: Path, workers: int, workdir: Path, level: int, repe
     return {"wall_s": walls, "cpu_s": cpus, "peak_rss_mb": max(rss)}
 
 
+#: One ``mmnet skeletons -w 1`` done step by step in a fresh process, CPU seconds per step.
+PROCESS_SPLIT = """
+import json, sys, time
+from pathlib import Path
+clock = time.process_time
+marks = [clock()]
+import mmnet.cli, mmnet.stages.local
+from mmnet.config import load_config
+from mmnet.stages.index import index_samples
+from mmnet.stages.shards import Shard, ShardOutput
+from mmnet.stages.skeleton import gather_skeletons, parse_shard
+marks.append(clock())
+config = load_config([sys.argv[1]])
+index_samples(config, "bench", "index.parquet")
+marks.append(clock())
+shard = Shard(0, 1)
+out = ShardOutput.in_folder(Path("parts"), "skeleton", shard)
+Path("parts").mkdir()
+parse_shard(config.dataset("bench").kind, config.skeleton, shard, "index.parquet", out)
+marks.append(clock())
+gather_skeletons("index.parquet", [out.store], [out.table], "skeleton.zarr", "samples.parquet")
+marks.append(clock())
+steps = ("imports", "index", "parse_shard", "gather")
+print(json.dumps({k: b - a for k, a, b in zip(steps, marks, marks[1:])}))
+"""
+
+
+def process_split(skeletons: Path, workdir: Path, level: int, repeat: int) -> dict[str, float]:
+    """Median CPU seconds of each part of the whole process (imports, index, the shard's
+    parse + normalise + writes, gather), as one fresh process runs them."""
+    folder = workdir / "split"
+    config = workdir / "split.yaml"
+    config.write_text(
+        f"datasets: {{bench: {{kind: ntu60, skeletons: '{skeletons}'}}}}\n"
+        f"skeleton: {{compression_level: {level}}}\n"
+    )
+    rounds = []
+    for _ in range(repeat):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        command = [sys.executable, "-c", PROCESS_SPLIT, str(config)]
+        out = subprocess.run(
+            command, cwd=folder, env=_child_env(), check=True, capture_output=True, text=True
+        )
+        rounds.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    shutil.rmtree(folder, ignore_errors=True)
+    return {step: statistics.median(r[step] for r in rounds) for step in rounds[0]}
+
+
 def _spread(values: list[float], scale: float = 1.0) -> str:
     values = [v * scale for v in values]
     return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
@@ -255,6 +305,7 @@ def main() -> None:
             results[f"stage_{workers}_workers"] = run
             if workers == 1:
                 results["store"] = store_figures(work / "results" / "bench" / "skeleton.zarr")
+        results["process_split_cpu_s"] = process_split(work / "skeletons", work, level, args.repeat)
         if level != 1:  # what the lower level would give (docs/performance.md)
             results["stage_1_worker_level_1"] = whole_process(
                 work / "skeletons", 1, work, 1, args.repeat
@@ -328,6 +379,10 @@ def main() -> None:
             f"CPU ms/file {_spread(run['cpu_s'], 1e3 / args.files)}, "
             f"peak RSS {run['peak_rss_mb']:.0f} MiB"
         )
+    split = results["process_split_cpu_s"]
+    print("  where one process's CPU time goes, ms per file: " + ", ".join(
+        f"{step} {seconds / args.files * 1e3:.2f}" for step, seconds in split.items()
+    ))  # fmt: skip
     print(
         f"  ratio to the original's {results['original_whole_ms']:.1f} ms per file (CPU time, "
         f"one core), whole process, 1 worker: {results['whole_process_ratio']:.1f}x "
