@@ -66,7 +66,7 @@ def build_skeleton_store(work: Path, limit: int | None) -> Path:
     """``work/results/bench/{skeleton.zarr,samples.parquet}`` of the NTU60-shaped folder
     (the raw folder and the copies are removed afterwards)."""
     ids, _ = scale.ntu60_ids()
-    ids = ids[:limit] if limit else ids
+    ids = ids[:: max(1, len(ids) // limit)][:limit] if limit else ids  # spread: both splits
     sources = sorted((scale.NTU60 / "skeletons").glob("*.skeleton"))
     local = work / "sources"
     local.mkdir(parents=True, exist_ok=True)
@@ -212,7 +212,7 @@ def main() -> None:
     parser.add_argument(
         "--store", type=Path, help="keep (or reuse) the skeleton store here: results/bench/..."
     )
-    parser.add_argument("--limit", type=int, help="build the store from the first N ids only")
+    parser.add_argument("--limit", type=int, help="build the store from N ids spread over all")
     parser.add_argument("--roi-rows", type=int, default=4096)
     parser.add_argument("--batches", type=int, default=20, help="timed batches per figure")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])

@@ -77,12 +77,16 @@ def original_whole(path: Path) -> np.ndarray:
 
 
 def make_copies(files: list[Path], n: int, folder: Path) -> None:
-    """``n`` copies of the real files under distinct NTU ids (subject/replication vary)."""
+    """``n`` copies of the real files under distinct NTU ids: cameras 1-3 and subjects 1 and
+    3 in turn, so that both protocols have training and test samples (the gather step
+    refuses an empty split)."""
     folder.mkdir(parents=True)
     for i in range(n):
         source = files[i % len(files)]
-        name = f"S001C001P{1 + i // 120:03d}R{1 + (i // 60) % 2:03d}A{1 + i % 60:03d}.skeleton"
-        shutil.copy(source, folder / name)
+        camera, subject = 1 + i % 3, (1, 3)[i // 3 % 2]
+        action, replication, setup = 1 + i // 6 % 60, 1 + i // 360 % 2, 1 + i // 720
+        name = f"S{setup:03d}C{camera:03d}P{subject:03d}R{replication:03d}A{action:03d}"
+        shutil.copy(source, folder / f"{name}.skeleton")
 
 
 def store_figures(store: Path) -> dict:
@@ -235,7 +239,8 @@ out = ShardOutput.in_folder(Path("parts"), "skeleton", shard)
 Path("parts").mkdir()
 parse_shard(config.dataset("bench").kind, config.skeleton, shard, "index.parquet", out)
 marks.append(clock())
-gather_skeletons("index.parquet", [out.store], [out.table], "skeleton.zarr", "samples.parquet")
+gather_skeletons(config, "bench", "index.parquet", [out.store], [out.table], "skeleton.zarr",
+                 "samples.parquet")
 marks.append(clock())
 steps = ("imports", "index", "parse_shard", "gather")
 print(json.dumps({k: b - a for k, a, b in zip(steps, marks, marks[1:])}))

@@ -149,7 +149,8 @@ def run_stage(raw: Path, workers: int, work: Path, compression_level: int) -> di
         + ["--out-table", str(tables[i])]
         for i in range(workers)
     ]
-    gather_cmd = ["gather-skeletons", "--index", str(index), "--stores", *map(str, stores)]
+    gather_cmd = ["gather-skeletons", "-c", str(config), "-d", "bench", "--index", str(index)]
+    gather_cmd += ["--stores", *map(str, stores)]
     gather_cmd += ["--tables", *map(str, tables), "--out-store", str(store)]
     gather_cmd += ["--out-samples", str(samples)]
     figures = {
