@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import zarr
 
-from mmnet.store import SampleReader, create_sample_array
+from mmnet.store import SampleReader, create_sample_array, write_samples
 
 
 @pytest.mark.parametrize("dtype", ["float32", "uint8", "int16"])
@@ -35,3 +35,42 @@ def test_other_layouts_are_read_through_zarr(tmp_path):
     reader = SampleReader(zarr.open_array(tmp_path / "plain.zarr", mode="r"))
     assert not reader._direct
     np.testing.assert_array_equal(reader[3], [9, 10, 11])
+
+
+@pytest.mark.parametrize(("dtype", "per_sample"), [("float32", True), ("uint8", False)])
+def test_direct_writes_are_the_files_zarr_writes(tmp_path, dtype, per_sample):
+    """Whole shard files written by ``write_samples`` equal zarr's, byte for byte: zero
+    samples left out, a last shard file shorter than the others, a shard of zeros absent."""
+    rng = np.random.default_rng(1)
+    shape = (150, 3, 7, 5)
+    data = (rng.normal(size=shape) * 50).astype(dtype)
+    data[10] = 0
+    data[64:128] = 0  # the second shard file holds only zeros: not written at all
+    stores = {}
+    for name in ("zarr", "direct"):
+        array = create_sample_array(
+            tmp_path / f"{name}.zarr", "x", shape, dtype, samples_per_file=64,
+            block_per_sample=per_sample,
+        )  # fmt: skip
+        for start in (0, 64, 128):  # blocks as the stages write them
+            if name == "zarr":
+                array[start : start + 64] = data[start : start + 64]
+            else:
+                write_samples(array, start, data[start : start + 64])
+        stores[name] = tmp_path / f"{name}.zarr" / "x" / "c"
+    files = sorted(p.relative_to(stores["zarr"]) for p in stores["zarr"].rglob("*") if p.is_file())
+    assert [str(f) for f in files] == ["0/0/0/0", "2/0/0/0"]
+    for relative in files:
+        assert (stores["direct"] / relative).read_bytes() == (
+            stores["zarr"] / relative
+        ).read_bytes()
+    assert not (stores["direct"] / "1").exists()
+    written = zarr.open_group(tmp_path / "direct.zarr", mode="r")["x"]
+    np.testing.assert_array_equal(written[:], data)
+
+
+def test_partial_shard_writes_go_through_zarr(tmp_path):
+    array = create_sample_array(tmp_path / "s.zarr", "x", (100, 4), "int16", samples_per_file=64)
+    write_samples(array, 10, np.ones((5, 4), dtype="int16"))  # not a whole shard file
+    np.testing.assert_array_equal(array[10:15], 1)
+    assert not array[:10].any() and not array[15:].any()

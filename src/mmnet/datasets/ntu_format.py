@@ -117,65 +117,86 @@ def parse_skeleton(
 def _parse_fast(
     data: bytes, fields: tuple[int, ...], num_joints: int, fields_per_joint: int = len(JOINT_FIELDS)
 ) -> SkeletonFile | None:
-    """Vectorised parse of a canonical file; ``None`` means "use the exact reader"."""
-    if not data or data.translate(None, _NUMERIC_BYTES):
+    """Vectorised parse of a canonical file; ``None`` means "use the exact reader".
+
+    One pass over the bytes finds every separator (blank, CR, line feed); a token is what lies
+    between two of them. Lines are then classified by their token count (1: a count,
+    ``BODY_INFO_FIELDS``: a body-info line, ``fields_per_joint``: a joint line), the file's
+    structure is checked against the counts without a Python loop, and only the requested
+    fields and the counts are converted (:func:`_convert`).
+    """
+    if not data or fields_per_joint in (1, BODY_INFO_FIELDS):
+        return None
+    if data.translate(None, _NUMERIC_BYTES) or b"\t" in data:
         return None
     buf = np.frombuffer(data, dtype=np.uint8)
-    newlines = np.flatnonzero(buf == _NEWLINE)
-    starts = np.concatenate(([0], newlines + 1))
-    ends = np.concatenate((newlines, [len(buf)]))
-    if starts[-1] == ends[-1]:  # file ends with a newline
-        starts, ends = starts[:-1], ends[:-1]
-    ends = ends - (buf[np.maximum(ends - 1, 0)] == _CR)
-    spaces = np.flatnonzero(buf == _SPACE)
-    first_space = np.searchsorted(spaces, starts)
-    n_spaces = np.searchsorted(spaces, ends) - first_space
-    # Canonical lines have no leading/trailing blanks and single spaces: a count line has no
-    # space, a body-info line 9, a joint line 11. Anything else goes to the exact reader.
-    if (ends <= starts).any() or (buf[starts] == _SPACE).any() or (buf[ends - 1] == _SPACE).any():
+    seps = np.flatnonzero(buf <= _SPACE)  # blanks, CRs and line feeds (no other byte <= 32)
+    kinds = buf[seps]
+    if buf[-1] != _NEWLINE:  # the last line has no line feed: end it at the end of the data
+        seps = np.append(seps, len(buf))
+        kinds = np.append(kinds, np.uint8(_NEWLINE))
+    eol = np.flatnonzero(kinds == _NEWLINE)  # the separator that ends each line
+    crs = np.flatnonzero(kinds == _CR)
+    # Canonical: a CR only just before a line feed, and no empty token (no leading, doubled or
+    # trailing blank, no empty line): consecutive separators are exactly the CR-LF pairs.
+    if seps[0] == 0 or not np.array_equal(np.flatnonzero(np.diff(seps) == 1), crs):
         return None
-    count_lines = np.flatnonzero(n_spaces == 0)
-    values_of_counts = _to_int(data, starts[count_lines], ends[count_lines])
-    counts = dict(zip(count_lines.tolist(), values_of_counts, strict=True))
-    n_lines = len(starts)
-    block = 2 + num_joints  # body-info line, joint-count line, joint lines
-    n_frames = counts.get(0)
-    if n_frames is None or n_frames < 0:
+    if len(crs) and (kinds[crs + 1] != _NEWLINE).any():
         return None
-    frame_lines: list[int] = []  # line of each frame's body count
-    pos = 1
-    for _ in range(n_frames):
-        n_bodies = counts.get(pos)
-        if n_bodies is None or n_bodies < 0:
-            return None
-        frame_lines.append(pos)
-        pos += 1 + n_bodies * block
-        if pos > n_lines:
-            return None
-    if pos != n_lines:
+    first = np.concatenate(([0], eol[:-1] + 1))  # first token of each line
+    n_tokens = eol - first + 1 - (kinds[eol - 1] == _CR)  # the CR-LF gap is no token
+    n_lines = len(eol)
+    # Counts: every one-token line (frame count, body counts, joint counts).
+    is_count = n_tokens == 1
+    count_lines = np.flatnonzero(is_count)
+    if not len(count_lines) or count_lines[0] != 0:
         return None
-    per_frame = np.asarray([counts[p] for p in frame_lines], dtype=np.int64)
+    counts = _convert(data, seps, first[count_lines], pa.int64())
+    if counts is None or (counts < 0).any():
+        return None
+    n_frames = int(counts[0])
+    count_of = np.full(n_lines, -1, dtype=np.int64)
+    count_of[count_lines] = counts
+    # Structure: line 0, then per frame a body count and per body an info line, a joint count
+    # and ``num_joints`` joint lines.
+    block = 2 + num_joints
+    info = np.flatnonzero(n_tokens == BODY_INFO_FIELDS)
+    if len(info) and (info[-1] + 1 >= n_lines or not is_count[info + 1].all()):
+        return None
+    frame_mask = is_count.copy()
+    frame_mask[0] = False
+    frame_mask[info + 1] = False
+    frame_lines = np.flatnonzero(frame_mask)
+    if len(frame_lines) != n_frames:
+        return None
+    per_frame = count_of[frame_lines]
+    chain = frame_lines + 1 + per_frame * block  # where the next frame's count must be
+    if n_frames and (
+        frame_lines[0] != 1 or chain[-1] != n_lines or (chain[:-1] != frame_lines[1:]).any()
+    ):
+        return None
+    if not n_frames and n_lines != 1:
+        return None
     body_frame = np.repeat(np.arange(n_frames), per_frame)
     first_body = np.repeat(np.cumsum(per_frame) - per_frame, per_frame)
     body_slot = np.arange(len(body_frame)) - first_body
-    info = np.repeat(np.asarray(frame_lines, dtype=np.int64) + 1, per_frame) + body_slot * block
+    expected_info = np.repeat(frame_lines + 1, per_frame) + body_slot * block
+    if not np.array_equal(expected_info, info):
+        return None
     joint_lines = (info[:, None] + 2 + np.arange(num_joints)).ravel()
-    if len(info):
-        joint_counts = np.full(n_lines, -1)
-        joint_counts[count_lines] = [-1 if v is None else v for v in values_of_counts]
-        if (
-            (n_spaces[info] != BODY_INFO_FIELDS - 1).any()
-            or (n_spaces[joint_lines] != fields_per_joint - 1).any()
-            or (joint_counts[info + 1] != num_joints).any()
-        ):
-            return None
-    values = _gather_fields(
-        data, starts, ends, spaces, first_space, joint_lines, fields, fields_per_joint
-    )
+    if (count_of[info + 1] != num_joints).any() or (
+        n_tokens[joint_lines] != fields_per_joint
+    ).any():
+        return None
+    wanted = sorted(set(fields))
+    tokens = (first[joint_lines][:, None] + np.asarray(wanted)).ravel()
+    values = _convert(data, seps, tokens, pa.float64())
     if values is None:
         return None
-    id_ends = spaces[first_space[info]].tolist()
-    body_id = tuple(data[s:e].decode() for s, e in zip(starts[info].tolist(), id_ends, strict=True))
+    values = values.reshape(len(joint_lines), len(wanted))[:, [wanted.index(f) for f in fields]]
+    id_starts = (seps[first[info] - 1] + 1).tolist() if len(info) else []
+    id_ends = seps[first[info]].tolist()
+    body_id = tuple(data[s:e].decode() for s, e in zip(id_starts, id_ends, strict=True))
     return SkeletonFile(
         n_frames=n_frames,
         body_frame=body_frame,
@@ -185,54 +206,35 @@ def _parse_fast(
     )
 
 
-def _to_int(data: bytes, starts: np.ndarray, ends: np.ndarray) -> list[int | None]:
-    out: list[int | None] = []
-    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-        try:
-            out.append(int(data[s:e]))
-        except ValueError:
-            out.append(None)
-    return out
-
-
-def _gather_fields(
-    data: bytes,
-    starts: np.ndarray,
-    ends: np.ndarray,
-    spaces: np.ndarray,
-    first_space: np.ndarray,
-    lines: np.ndarray,
-    fields: tuple[int, ...],
-    fields_per_joint: int,
+def _convert(
+    data: bytes, seps: np.ndarray, tokens: np.ndarray, kind: pa.DataType
 ) -> np.ndarray | None:
-    """Convert fields ``fields`` of ``lines`` to float64 without splitting whole lines.
+    """Tokens number ``tokens`` (ascending) as ``kind`` numbers; None if one is not a number.
 
-    Field f of a line spans from just after its f-th space (or the line start) to its
-    (f+1)-th space (or the line end). An Arrow string array is laid over the file's bytes
-    with offsets alternating gap, field, gap, field... (no copy), and the fields are cast to
-    double in one C++ loop.
+    Token t spans from just after separator t - 1 (or the start) to separator t. An Arrow
+    string array is laid over the file's bytes with offsets alternating gap, token, gap,
+    token... and a validity bitmap that marks only the tokens: no byte is copied, and Arrow's
+    cast (one C++ loop, correctly rounded) converts the tokens and skips the gaps.
     """
-    if len(lines) == 0:
-        return np.zeros((0, len(fields)))
-    wanted = sorted(set(fields))
-    last = fields_per_joint - 1
-    first = first_space[lines]
-    bounds = []
-    for f in wanted:
-        bounds.append(starts[lines] if f == 0 else spaces[first + f - 1] + 1)
-        bounds.append(ends[lines] if f == last else spaces[first + f])
-    offsets = np.empty(2 * len(lines) * len(wanted) + 2, dtype=np.int32)
+    n = len(tokens)
+    if n == 0:
+        return np.zeros(0, dtype=kind.to_pandas_dtype())
+    offsets = np.empty(2 * n + 2, dtype=np.int32)  # gap, token, ..., token, gap
     offsets[0], offsets[-1] = 0, len(data)
-    offsets[1:-1] = np.stack(bounds, axis=1).ravel()
+    offsets[1:-1:2] = seps[tokens - 1] + 1  # token 0 starts the data (fixed below)
+    offsets[2:-1:2] = seps[tokens]
+    if tokens[0] == 0:
+        offsets[1] = 0
+    valid = np.full((2 * n + 8) // 8, 0xAA, dtype=np.uint8)  # bits 1, 3, 5...: the tokens
     strings = pa.StringArray.from_buffers(
-        len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data)
+        2 * n + 1, pa.py_buffer(offsets), pa.py_buffer(data), pa.py_buffer(valid)
     )
-    tokens = pc.take(strings, pa.array(np.arange(1, len(offsets) - 1, 2)))
     try:
-        values = pc.cast(tokens, pa.float64()).to_numpy().reshape(len(lines), len(wanted))
+        result = pc.cast(strings, kind)
     except pa.ArrowInvalid:
         return None
-    return values[:, [wanted.index(f) for f in fields]]
+    numbers = np.frombuffer(result.buffers()[1], dtype=kind.to_pandas_dtype())
+    return numbers[result.offset + 1 : result.offset + 2 * n : 2]
 
 
 def _parse_lines(

@@ -133,7 +133,9 @@ def _alignment(vector: np.ndarray, target: tuple[float, float, float]) -> np.nda
     zero. Euler-Rodrigues construction, rotating counter-clockwise about the axis.
     """
     target_v = np.asarray(target)
-    axis = np.cross(vector, target_v)
+    v0, v1, v2 = (float(c) for c in vector)  # np.cross's products, without its overhead
+    t0, t1, t2 = target
+    axis = np.array([v1 * t2 - v2 * t1, v2 * t0 - v0 * t2, v0 * t1 - v1 * t0])
     if np.abs(vector).sum() < 1e-6:
         angle = 0.0
     else:

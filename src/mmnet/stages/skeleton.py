@@ -34,6 +34,7 @@ from mmnet.store import (
     create_sample_array,
     gather_stores,
     write_parquet,
+    write_samples,
 )
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def parse_shard(
             samples_per_file=samples_per_file,
             compression_level=options.compression_level,
             attributes=store_attributes(dataset),
+            block_per_sample=True,
         )
         n_rows = sum(len(b) for b in blocks)
         bar = progress(total=n_rows, desc=f"skeletons {shard.name}", unit="sample")
@@ -98,7 +100,7 @@ def parse_shard(
                     records.append({"row": row, **record})
             pre_normalize(block)  # (N, M, T, V, C), in place
             if block.any():
-                array[rows.start : rows.stop] = block.transpose(0, 4, 2, 3, 1)
+                write_samples(array, rows.start, block.transpose(0, 4, 2, 3, 1))
             bar.update(len(rows))
         bar.close()
     result = pd.DataFrame.from_records(records, columns=["row", *PARSE_COLUMNS])
