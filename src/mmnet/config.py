@@ -310,7 +310,7 @@ class SkeletonOptions:
     """The ``skeleton`` section (see the schema)."""
 
     on_error: str = "fail"
-    compression_level: int = 3
+    compression_level: int = 1
 
 
 @dataclass(frozen=True)

