@@ -146,8 +146,15 @@ def dataset_kind(wildcards):
 
 def train_options_of(wildcards):
     """Resolved `train` options of a training (a param, so editing one reruns it)."""
-    stream = getattr(wildcards, "stream", "rgb")  # train_rgb has no stream wildcard
+    stream = wildcards.get("stream", "rgb")  # train_rgb has no stream wildcard
     return CONFIG.train_options(wildcards.dataset, wildcards.protocol, stream).to_dict()
+
+
+def rgb_teacher_model(wildcards):
+    """The ST-GCN joint model that gives the rgb stream its attention: the joint stream's
+    when it is an ST-GCN, else the protocol's own teacher training (backbone msg3d)."""
+    teacher = CONFIG.rgb_teacher(wildcards.dataset, wildcards.protocol)
+    return f"results/{wildcards.dataset}_{wildcards.protocol}/{teacher}/model.pt"
 
 
 def rgb_fusion_scores(wildcards):

@@ -24,7 +24,7 @@ rule train_skeleton:
     benchmark:
         "results/benchmarks/train_skeleton/{dataset}_{protocol}_{stream}.tsv"
     wildcard_constraints:
-        stream="joint|bone",
+        stream="joint|bone|teacher",
     conda:
         "../envs/torch.yaml"
     # CPU threads, or DataLoader workers beside a GPU; with gpu > 1 one process per GPU
@@ -46,7 +46,7 @@ rule train_rgb:
         samples="results/{dataset}/samples.parquet",
         skeleton="results/{dataset}/skeleton.zarr",
         roi="results/{dataset}/roi.zarr",
-        joint_model="results/{dataset}_{protocol}/joint/model.pt",
+        joint_model=rgb_teacher_model,
         fusion_scores=rgb_fusion_scores,
     output:
         model="results/{dataset}_{protocol}/rgb/model.pt",

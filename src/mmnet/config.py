@@ -227,18 +227,29 @@ def _require(ok: bool, key: str, path: Path | str, what: str) -> None:
 # --------------------------------------------------------------------------------------
 # Training options: top-level `train` keys, then `presets`, then `overrides` (see schema).
 
-TRAIN_STREAMS = ("joint", "bone", "rgb")
+TRAIN_STREAMS = ("joint", "bone", "rgb", "teacher")
 _TRAIN_RULE_LISTS = ("presets", "overrides")
 _NOT_OPTIONS = (*_TRAIN_RULE_LISTS, "protocols")
 
 
 def _resolve_train(config: dict, dataset: str, protocol: str, stream: str) -> dict:
-    """The ``train`` keys, updated by every matching rule of ``presets``, then ``overrides``."""
-    train = config["train"]
+    """The ``train`` keys, updated by every matching rule of ``presets``, then ``overrides``.
+
+    Two passes: the rules that do not match on ``backbone`` decide the backbone; then every
+    rule applies, with the backbone among the facts it can match (MS-G3D's recipe)."""
     facts = _train_facts(config, dataset, protocol, stream)
+    facts["backbone"] = _apply_rules(config, facts)["backbone"]
+    return _apply_rules(config, facts)
+
+
+def _apply_rules(config: dict, facts: dict[str, str]) -> dict:
+    """The ``train`` keys updated by the rules whose ``match`` fits ``facts`` (a rule naming
+    a fact that ``facts`` lacks does not apply)."""
+    train = config["train"]
     options = {k: copy.deepcopy(v) for k, v in train.items() if k not in _NOT_OPTIONS}
     for rule in (rule for key in _TRAIN_RULE_LISTS for rule in train[key]):
-        if all(facts[key] in _as_list(value) for key, value in rule["match"].items()):
+        match = rule["match"]
+        if all(key in facts and facts[key] in _as_list(value) for key, value in match.items()):
             options.update(copy.deepcopy(rule["set"]))
     return options
 
@@ -280,6 +291,8 @@ def _validate_train(config: dict, schema: dict) -> None:
                 )
                 if error is not None:
                     raise ConfigError(f"{where}.set.{key}: {error.message}")
+            if "backbone" in rule["match"] and "backbone" in rule["set"]:
+                raise ConfigError(f"{where}: a rule that matches on backbone cannot set it")
             names = _as_list(rule["match"].get("dataset", []))
             missing = sorted(set(names) - set(config["datasets"]))
             if missing:
@@ -294,11 +307,21 @@ def _validate_train(config: dict, schema: dict) -> None:
         for protocol in entry["protocols"]:
             for stream in TRAIN_STREAMS:
                 options = _resolve_train(config, name, protocol, stream)
+                where = f"train: {name}_{protocol} {stream}"
                 if options["selection"] == "best_val" and options["val_fraction"] == 0:
                     raise ConfigError(
-                        f"train: {name}_{protocol} {stream}: selection 'best_val' needs "
-                        f"val_fraction > 0 (or selection 'last')"
+                        f"{where}: selection 'best_val' needs val_fraction > 0 "
+                        "(or selection 'last')"
                     )
+                if stream in ("rgb", "teacher") and options["backbone"] != "stgcn":
+                    raise ConfigError(
+                        f"{where}: backbone must be stgcn (the rgb stream's attention comes "
+                        "from an ST-GCN joint model)"
+                    )
+                try:
+                    TrainOptions.from_dict(options)
+                except ValueError as error:
+                    raise ConfigError(f"{where}: {error}") from None
 
 
 # --------------------------------------------------------------------------------------
@@ -432,6 +455,12 @@ class Config:
         """The hyper-parameters of one ``(dataset, protocol, stream)`` training."""
         self.dataset(dataset)
         return TrainOptions.from_dict(_resolve_train(dict(self.source), dataset, protocol, stream))
+
+    def rgb_teacher(self, dataset: str, protocol: str) -> str:
+        """The stream whose model gives the rgb stream its attention: the joint stream when
+        it is an ST-GCN, else the protocol's own ``teacher`` training."""
+        joint = self.train_options(dataset, protocol, "joint")
+        return "joint" if joint.backbone == "stgcn" else "teacher"
 
     def trained_protocols(self, dataset: str) -> list[str]:
         """Protocols trained by default (``train.protocols``, else all of the dataset)."""

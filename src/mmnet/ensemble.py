@@ -227,13 +227,33 @@ def summary(report: dict) -> str:
     width = max(len(name) for name in rows)
     lines = [
         f"{report.get('dataset') or ''} {report.get('protocol') or ''}: "
-        f"{report['n_samples']} test samples".strip(),
+        f"{report['n_samples']} test samples; {report.get('method', '')}".strip(),
         f"  {'streams'.ljust(width)}   top-1   top-5",
         *(f"  {name.ljust(width)}  {m['top1']:6.1%}  {m['top5']:6.1%}" for name, m in rows.items()),
     ]
     if report.get("note"):
         lines.append(f"  ({report['note']})")
     return "\n".join(lines)
+
+
+#: Display names of the models a stream's ``metrics.json`` names.
+MODEL_NAMES = {"msg3d": "MS-G3D", "stgcn": "ST-GCN", "mmnet": "MMNet"}
+PAPER_METHOD = "MMNet as reported (MS-G3D J+B + R)"
+
+
+def method_of(trainings: Mapping[str, dict | None]) -> str:
+    """What was fused: the paper's method only when its joint and bone streams are MS-G3D
+    and its rgb stream MMNet's, else the backbone of each stream."""
+    models = {stream: (found or {}).get("model") for stream, found in trainings.items()}
+    if set(models) == {"joint", "bone", "rgb"} and (
+        models["joint"],
+        models["bone"],
+        models["rgb"],
+    ) == ("msg3d", "msg3d", "mmnet"):
+        return PAPER_METHOD  # fmt: skip
+    return " + ".join(
+        f"{MODEL_NAMES.get(model, model or 'unknown')} {stream}" for stream, model in models.items()
+    )
 
 
 def training_of(scores: str | Path) -> dict | None:
@@ -329,6 +349,7 @@ def run_ensemble(
             "softmax": use_softmax,
         },
     }
+    report["method"] = method_of(report["trainings"])
     if any((t or {}).get("selected_on") == "test" for t in report["trainings"].values()):
         report["note"] = PAPER_NOTE
     with atomic_path(out_json) as tmp:

@@ -15,9 +15,6 @@ from mmnet.train.run import train_stream
 
 log = logging.getLogger(__name__)
 
-#: The stream whose model weights the rgb stream's ROI rows.
-RGB_TEACHER = "joint"
-
 
 @dataclass(frozen=True)
 class TrainPaths:
@@ -72,13 +69,14 @@ def train(
     rebuild an existing file whose input went missing.
     """
     job = train_job(config, dataset, protocol, stream, paths)
-    _remove_dependents(Path(paths.out_dir).parent, stream)
+    teaches_rgb = stream == config.rgb_teacher(dataset, protocol)
+    _remove_dependents(Path(paths.out_dir).parent, teaches_rgb)
     return train_stream(job, gpus=gpus, threads=threads)
 
 
-def _remove_dependents(run_dir: Path, stream: str) -> None:
+def _remove_dependents(run_dir: Path, teaches_rgb: bool) -> None:
     stale = [run_dir / name for name in ENSEMBLE_OUTPUTS]
-    if stream == RGB_TEACHER:
+    if teaches_rgb:
         stale += [run_dir / "rgb" / name for name in OUTPUTS.values()]
     for path in stale:
         if path.exists():

@@ -11,7 +11,7 @@ import pandas as pd
 from torch import nn
 
 from mmnet.datasets import Dataset, get_dataset
-from mmnet.models import STGCN, MMNet
+from mmnet.models import MSG3D, STGCN, MMNet
 from mmnet.models.stgcn import init_like_original
 from mmnet.train.checkpoint import load_joint_into, read_checkpoint
 from mmnet.train.data import (
@@ -25,6 +25,7 @@ from mmnet.train.data import (
 from mmnet.train.distributed import Env
 from mmnet.train.job import TrainJob
 from mmnet.train.loop import predict
+from mmnet.train.options import TrainOptions
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,19 @@ def graph_args(kind: Dataset) -> dict:
     return {"layout": kind.layout_name, "strategy": "spatial"}
 
 
+def msg3d_args(kind: Dataset, options: TrainOptions) -> dict:
+    """Constructor arguments of an MS-G3D for ``kind``'s skeletons."""
+    return {
+        "num_class": kind.num_class,
+        "num_point": kind.layout.num_joints,
+        "num_person": kind.max_bodies,
+        "num_gcn_scales": options.num_gcn_scales,
+        "num_g3d_scales": options.num_g3d_scales,
+        "layout": kind.layout_name,
+        "base_channels": options.width,
+    }
+
+
 def frame_stride_of(checkpoint: dict) -> int:
     """The frame stride a model was trained with (1 for the original's state dicts): its
     inputs must be sampled the same way."""
@@ -76,6 +90,9 @@ def frame_stride_of(checkpoint: dict) -> int:
 def build_model(prepared: Prepared, resnet_weights: Path | None) -> tuple[nn.Module, str, dict]:
     """A fresh model for the job: ``(model, registry name, constructor args)``."""
     job, kind, options = prepared.job, prepared.kind, prepared.job.options
+    if job.stream != "rgb" and options.backbone == "msg3d":
+        args = msg3d_args(kind, options)
+        return MSG3D(**args), "msg3d", args  # PyTorch's default initialisation, as MS-G3D's
     if job.stream != "rgb":
         args = {
             "in_channels": 3,
@@ -83,7 +100,7 @@ def build_model(prepared: Prepared, resnet_weights: Path | None) -> tuple[nn.Mod
             "graph_args": graph_args(kind),
             "edge_importance_weighting": True,
             "dropout": options.dropout,
-            "base_channels": options.base_channels,
+            "base_channels": options.width,
         }
         model = STGCN(**args)
         model.apply(init_like_original)
@@ -124,8 +141,9 @@ def build_datasets(prepared: Prepared) -> tuple:
         )
 
     parts = (("train", splits.train), ("val", splits.val), ("test", splits.test))
-    if job.stream != "rgb":
-        return tuple(skeletons(rows, job.stream, name == "train") for name, rows in parts)
+    if job.stream != "rgb":  # joint, bone, or the rgb stream's teacher (joints)
+        data = "bone" if job.stream == "bone" else "joint"
+        return tuple(skeletons(rows, data, name == "train") for name, rows in parts)
     available = np.asarray(prepared.roi.available, dtype=bool)
 
     def fused(rows: np.ndarray, train: bool) -> FusedData:

@@ -9,7 +9,7 @@ from typing import Any
 
 from mmnet.train.options import TrainOptions
 
-STREAMS = ("joint", "bone", "rgb")
+STREAMS = ("joint", "bone", "rgb", "teacher")
 #: Files a training writes into its folder (docs/training.md).
 OUTPUTS = {
     "model": "model.pt",

@@ -254,22 +254,10 @@ class Trainer:
         for inputs, labels in self._batches(loader, epoch):
             inputs = to_model_inputs(inputs, self.env.device, self.channels_last)
             labels = labels.to(self.env.device, non_blocking=True)
-            with _autocast(self.env, self.options.amp):
-                logits = self.model(**inputs)
-                loss = F.cross_entropy(logits.float(), labels)
             self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
+            sums += self._step(inputs, labels)
             self.scaler.step(self.optimizer)
             self.scaler.update()
-            with torch.no_grad():
-                sums += torch.tensor(
-                    [
-                        loss.item() * len(labels),
-                        (logits.argmax(1) == labels).sum().item(),
-                        len(labels),
-                    ],
-                    dtype=torch.float64,
-                )
             self.state.batch += 1
             if any_flag(self.env, stop.requested):
                 self._add_sums(sums)
@@ -279,6 +267,30 @@ class Trainer:
                     f"state saved to {self.resume_path}"
                 )
         self._add_sums(sums)
+
+    def _step(self, inputs: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+        """Forward and backward one batch, in passes of ``forward_batch_size`` samples whose
+        gradients add up to the batch's (MS-G3D's accumulation; DDP synchronises once, on
+        the last pass). Returns the batch's (loss sum, correct, samples)."""
+        size = len(labels)
+        per_pass = min(self.options.forward_batch_size or size, size)
+        starts = range(0, size, per_pass)
+        sums = torch.zeros(3, dtype=torch.float64)
+        for start in starts:
+            part = slice(start, start + per_pass)
+            accumulate = self.env.distributed and start != starts[-1]
+            with self.model.no_sync() if accumulate else contextlib.nullcontext():
+                with _autocast(self.env, self.options.amp):
+                    logits = self.model(**{key: value[part] for key, value in inputs.items()})
+                    loss = F.cross_entropy(logits.float(), labels[part])
+                self.scaler.scale(loss * (len(labels[part]) / size)).backward()
+            with torch.no_grad():
+                correct = (logits.argmax(1) == labels[part]).sum().item()
+                sums += torch.tensor(
+                    [loss.item() * len(labels[part]), correct, len(labels[part])],
+                    dtype=torch.float64,
+                )
+        return sums
 
     def _add_sums(self, local: torch.Tensor) -> None:
         """Fold this process's loss/correct/seen sums into the (global) epoch sums."""

@@ -13,6 +13,9 @@ from typing import Any
 
 SELECTIONS = ("best_val", "last", "paper")
 ATTENTIONS = ("per_sample", "original")
+BACKBONES = ("stgcn", "msg3d")
+#: The original's first-stage width of each skeleton network.
+ORIGINAL_WIDTH = {"stgcn": 64, "msg3d": 96}
 #: The original evaluates (and selects) every 5 epochs (spec §6.2).
 PAPER_EVAL_INTERVAL = 5
 #: What every output of a ``selection: paper`` training says about its numbers.
@@ -27,8 +30,12 @@ class TrainOptions:
     weight_decay: float = 1e-4
     batch_size: int = 64
     test_batch_size: int = 64
+    backbone: str = "stgcn"
+    forward_batch_size: int | None = None
+    num_gcn_scales: int = 13
+    num_g3d_scales: int = 6
     dropout: float = 0.5
-    base_channels: int = 64
+    base_channels: int | None = None
     frame_stride: int = 1
     random_move: bool = False
     val_fraction: float = 0.05
@@ -49,6 +56,18 @@ class TrainOptions:
             raise ValueError(f"selection must be one of {SELECTIONS}, not {self.selection!r}")
         if self.attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {ATTENTIONS}, not {self.attention!r}")
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {BACKBONES}, not {self.backbone!r}")
+        if self.forward_batch_size and self.batch_size % self.forward_batch_size:
+            raise ValueError(
+                f"forward_batch_size {self.forward_batch_size} does not divide "
+                f"batch_size {self.batch_size}"
+            )
+
+    @property
+    def width(self) -> int:
+        """The skeleton network's first-stage width (``base_channels``, else the original's)."""
+        return self.base_channels or ORIGINAL_WIDTH[self.backbone]
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainOptions:
