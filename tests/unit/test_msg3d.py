@@ -60,6 +60,7 @@ def real_sample(frames: int = 64) -> torch.Tensor:
     return x
 
 
+@pytest.mark.realdata
 def test_released_configuration_matches_the_reference_on_real_skeletons():
     x = real_sample()
     one_person = x.clone()
@@ -67,11 +68,13 @@ def test_released_configuration_matches_the_reference_on_real_skeletons():
     original = randomise(reference(NTU60))
     ours = MSG3D(**NTU60).eval()
     ours.load_state_dict(original.state_dict(), strict=True)
+    outputs = []
     with torch.no_grad():
         for sample in (x, one_person):
             expected = original(sample)
             torch.testing.assert_close(ours(sample), expected, rtol=1e-4, atol=1e-5)
-    assert not torch.allclose(expected, original(x))  # the second person mattered
+            outputs.append(expected)
+    assert not torch.allclose(*outputs)  # the second person matters
 
 
 def test_parameter_count_is_the_originals():
@@ -95,9 +98,9 @@ def test_graphs_are_the_originals_and_not_saved(layout):
     ]
     for a, b in pairs:
         torch.testing.assert_close(a, b, rtol=0, atol=0)
-    buffers = {name for name, _ in ours.named_buffers()}
-    assert {name for name in buffers if "A_scales" in name or "taps" in name}
-    assert not {name for name in ours.state_dict() if "A_scales" in name or "taps" in name}
+    graphs = {name for name, _ in ours.named_buffers() if "A_scales" in name}
+    assert len(graphs) == 9  # 3 spatial, 6 spatio-temporal
+    assert not graphs & set(ours.state_dict())
 
 
 def test_state_dict_keys_and_shapes_are_the_originals():
@@ -139,21 +142,23 @@ def test_wrong_arguments_are_errors():
 
 def test_training_step_matches_the_reference_and_reaches_every_parameter():
     """Train-mode forward and backward: the same loss, gradients and batch-norm statistics
-    as the reference (the rewritten layers update the original modules' buffers)."""
-    original = randomise(reference(TINY)).train()
-    ours = MSG3D(**TINY)
+    as the reference (the rewritten layers update the original modules' buffers). In
+    float64: in float32 rounding alone moves some gradients of either model by a few %."""
+    original = randomise(reference(TINY)).double().train()
+    ours = MSG3D(**TINY).double()
     ours.load_state_dict(original.state_dict(), strict=True)
     ours.train()
-    x, labels = torch.randn(3, 3, 16, 25, 2), torch.tensor([0, 5, 59])
+    x = torch.randn(3, 3, 16, 25, 2, dtype=torch.float64)
+    labels = torch.tensor([0, 5, 59])
     losses = []
     for model in (original, ours):
         loss = F.cross_entropy(model(x), labels)
         loss.backward()
         losses.append(loss)
-    torch.testing.assert_close(losses[1], losses[0], rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(losses[1], losses[0], rtol=1e-9, atol=0)
     expected = dict(original.named_parameters())
     for name, param in ours.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
-        torch.testing.assert_close(param.grad, expected[name].grad, rtol=1e-3, atol=1e-6)
+        torch.testing.assert_close(param.grad, expected[name].grad, rtol=1e-6, atol=1e-12)
     for name, value in original.state_dict().items():
-        torch.testing.assert_close(ours.state_dict()[name], value, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(ours.state_dict()[name], value, rtol=1e-9, atol=1e-12)

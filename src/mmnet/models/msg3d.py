@@ -134,7 +134,7 @@ class MultiScaleGraphConv(nn.Module):
         if self.project_first:
             per_scale = F.conv2d(x, mixing.reshape(out_c * s, c, 1, 1))  # (N, O*S, V, T)
             kernel = graph.permute(1, 0, 3, 2).reshape(w * v, s * v, w)
-            out = _conv_frames(per_scale.view(n * out_c, s * v, t), kernel, self.window_stride)
+            out = _conv_frames(per_scale.reshape(n * out_c, s * v, t), kernel, self.window_stride)
             out = out.view(n, out_c, w * v, -1) + conv.bias.view(1, -1, 1, 1)
         else:
             kernel = graph.permute(0, 1, 3, 2).reshape(s * w * v, v, w)
@@ -153,12 +153,30 @@ def _conv_frames(x: Tensor, kernel: Tensor, stride: int) -> Tensor:
 
 
 class TemporalConv(nn.Module):
-    """Holder of a temporal convolution and its batch norm (the original's ``conv``, ``bn``)."""
+    """A temporal convolution and its batch norm on ``(N, C, V, T)`` (the original's
+    ``conv``, ``bn``, whose kernel ``(K, 1)`` runs along the frames, the last axis here)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        dilation: int = 1,
+    ) -> None:
         super().__init__()
+        self.stride, self.dilation = stride, dilation
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=(kernel_size, 1))
         self.bn = nn.BatchNorm2d(out_channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out_c, in_c, k, _ = self.conv.weight.shape
+        weight = self.conv.weight.view(out_c, in_c, 1, k)
+        padding = (k - 1) // 2 * self.dilation
+        out = F.conv2d(
+            x, weight, self.conv.bias, (1, self.stride), (0, padding), (1, self.dilation)
+        )
+        return self.bn(out)
 
 
 class MultiScaleTemporalConv(nn.Module):
@@ -167,10 +185,8 @@ class MultiScaleTemporalConv(nn.Module):
     2, 3 or 4; a 1x1 conv then a 3-frame max-pool; a strided 1x1 conv), concatenated, plus a
     residual, then ReLU (``relu=False``: none).
 
-    The branches keep the original's modules for their weights (``branches.{i}.{j}``) and
-    batch norms, but their convolutions run together: one convolution for all 1x1
-    convolutions (the residual's included), one grouped convolution of kernel 9 for the four
-    dilated ones (each branch's three taps set at its dilation, the other taps zero).
+    The branches keep the original's modules (``branches.{i}.{j}``), but all their 1x1
+    convolutions (the residual's included) run as one convolution.
     """
 
     def __init__(
@@ -188,22 +204,18 @@ class MultiScaleTemporalConv(nn.Module):
         # weightless layers (ReLU, max-pool) are Identity placeholders that keep the
         # original's indices: dilated branches (0, 1, 3), pooled (0, 1, 4), strided (0, 1)
         dilated = [
-            nn.Sequential(*conv_bn(), nn.Identity(), TemporalConv(width, width, TEMPORAL_KERNEL))
-            for _ in TEMPORAL_DILATIONS
+            nn.Sequential(
+                *conv_bn(), nn.Identity(), TemporalConv(width, width, TEMPORAL_KERNEL, stride, d)
+            )
+            for d in TEMPORAL_DILATIONS
         ]
         pooled = nn.Sequential(*conv_bn(), nn.Identity(), nn.Identity(), nn.BatchNorm2d(width))
         self.branches = nn.ModuleList([*dilated, pooled, nn.Sequential(*conv_bn())])
         self.residual = (
             None
             if in_channels == out_channels and stride == 1
-            else TemporalConv(in_channels, out_channels, 1)
+            else TemporalConv(in_channels, out_channels, 1, stride)
         )
-        # where each dilation's three taps sit in the shared kernel of 2 * max + 1 taps
-        reach = max(TEMPORAL_DILATIONS)
-        taps = torch.zeros(len(TEMPORAL_DILATIONS), TEMPORAL_KERNEL, 2 * reach + 1)
-        for g, d in enumerate(TEMPORAL_DILATIONS):
-            taps[g, torch.arange(TEMPORAL_KERNEL), reach + d * torch.arange(-1, 2)] = 1.0
-        self.register_buffer("taps", taps, persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         pairs = [(branch[0], branch[1]) for branch in self.branches]
@@ -216,38 +228,24 @@ class MultiScaleTemporalConv(nn.Module):
             parts = _conv1x1(x, convs)
         else:
             full_rate = TEMPORAL_BRANCHES - 1
-            strided = x[..., :: self.stride]
-            parts = _conv1x1(x, convs[:full_rate]) + _conv1x1(strided, convs[full_rate:])
+            parts = _conv1x1(x, convs[:full_rate]) + _conv1x1(x, convs[full_rate:], self.stride)
         parts = [norm(part) for norm, part in zip(norms, parts, strict=True)]
         *to_dilate, to_pool, skip = parts[:TEMPORAL_BRANCHES]
         residual = parts[TEMPORAL_BRANCHES] if self.residual is not None else x
 
-        temporal = self._dilated(F.relu(torch.cat(to_dilate, dim=1)))
+        dilated = [
+            branch[3](F.relu(part)) for branch, part in zip(self.branches, to_dilate, strict=False)
+        ]
         pooled = F.max_pool2d(F.relu(to_pool), (1, 3), (1, self.stride), (0, 1))
-        out = torch.cat([*temporal, self.branches[-2][4](pooled), skip], dim=1) + residual
+        out = torch.cat([*dilated, self.branches[-2][4](pooled), skip], dim=1) + residual
         return F.relu(out, inplace=True) if self.relu else out
 
-    def _dilated(self, x: Tensor) -> list[Tensor]:
-        """The dilated branches' temporal convolutions and batch norms, each on its channel
-        group of ``x``, as one grouped convolution."""
-        convs = [branch[3] for branch in self.branches[: len(TEMPORAL_DILATIONS)]]
-        stacked = torch.stack([c.conv.weight[..., 0] for c in convs])  # (G, out, in, 3)
-        weight = torch.einsum("goik,gkj->goij", stacked, self.taps).flatten(0, 1)[:, :, None]
-        out = F.conv2d(
-            x,
-            weight,
-            torch.cat([c.conv.bias for c in convs]),
-            stride=(1, self.stride),
-            padding=(0, self.taps.shape[-1] // 2),
-            groups=len(convs),
-        )
-        return [c.bn(part) for c, part in zip(convs, out.chunk(len(convs), dim=1), strict=True)]
 
-
-def _conv1x1(x: Tensor, convs: Sequence[nn.Conv2d]) -> tuple[Tensor, ...]:
-    """The 1x1 convolutions ``convs`` of ``x`` run as one; their outputs."""
+def _conv1x1(x: Tensor, convs: Sequence[nn.Conv2d], stride: int = 1) -> tuple[Tensor, ...]:
+    """The 1x1 convolutions ``convs`` of every ``stride``-th frame of ``x`` run as one; their
+    outputs."""
     weight = torch.cat([conv.weight for conv in convs])
-    out = F.conv2d(x, weight, torch.cat([conv.bias for conv in convs]))
+    out = F.conv2d(x, weight, torch.cat([conv.bias for conv in convs]), stride=(1, stride))
     return out.split([conv.out_channels for conv in convs], dim=1)
 
 
