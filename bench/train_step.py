@@ -28,9 +28,9 @@ Memory: at T = 300 and batch 64 one run reached 23.6 GB resident and was killed 
 machine; with ``--frames 100`` the process peaked at about 7.8 GB (sampled every 10 s).
 
 MS-G3D memory per sample: the peak memory of one training step at T = 300 (whatever
-``--frames`` is) with batch 1 and with batch 2; the difference is what one more sample
-(2 persons, 300 frames) costs. On the CPU the peak is the resident set size
-(``getrusage``) of a fresh process per measurement; on a GPU, ``max_memory_allocated``.
+``--frames`` is) with batch 1 and with batch 3; half the difference is what one more sample
+(2 persons, 300 frames) costs. On the CPU the peak is the peak resident set size (``VmHWM``,
+Linux) of a fresh process per measurement; on a GPU, ``max_memory_allocated``.
 
 Usage: python bench/train_step.py [--models stgcn,mmnet,msg3d] [--batch 64] [--frames 300]
 [--msg3d-batch 16] [--steps 2] [--json out.json]
@@ -42,7 +42,7 @@ import argparse
 import contextlib
 import json
 import multiprocessing
-import resource
+import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -160,22 +160,21 @@ def bench_msg3d(device: torch.device, batch: int, frames: int, steps: int) -> di
     ours = build_msg3d("ours").to(device)
     ours.load_state_dict(reference.state_dict())
 
-    def inputs(memory_format=torch.contiguous_format):
-        return lambda: {"x": skeleton.contiguous(memory_format=memory_format)}
+    def inputs():
+        return {"x": skeleton}
 
     figures = {
-        "msg3d_reference": throughput(reference, inputs(), labels, steps, device, False),
-        "msg3d_ours": throughput(ours, inputs(), labels, steps, device, False),
+        "msg3d_reference": throughput(reference, inputs, labels, steps, device, False),
+        "msg3d_ours": throughput(ours, inputs, labels, steps, device, False),
     }
     if gpu:
         variants = {
-            "msg3d_ours_amp": lambda: throughput(ours, inputs(), labels, steps, device, True),
+            "msg3d_ours_amp": lambda: throughput(ours, inputs, labels, steps, device, True),
             "msg3d_ours_channels_last": lambda: throughput(
-                ours.to(memory_format=torch.channels_last),
-                inputs(torch.channels_last), labels, steps, device, False,
+                conv2d_channels_last(ours), inputs, labels, steps, device, False,
             ),
             "msg3d_ours_amp_compiled": lambda: throughput(
-                torch.compile(build_msg3d("ours").to(device)), inputs(), labels, steps, device,
+                torch.compile(build_msg3d("ours").to(device)), inputs, labels, steps, device,
                 True,
             ),
         }  # fmt: skip
@@ -186,11 +185,20 @@ def bench_msg3d(device: torch.device, batch: int, frames: int, steps: int) -> di
                 print(f"  {name} failed: {type(err).__name__}: {err}")
     memory = [("reference", False), ("ours", False)] + ([("ours", True)] if gpu else [])
     for side, amp in memory:
-        one, two = (peak_memory(side, b, device, amp) for b in (1, 2))
+        one, three = (peak_memory(side, b, device, amp) for b in (1, 3))
         name = f"msg3d_{side}{'_amp' if amp else ''}"
-        figures[f"{name}_mb_per_sample"] = (two - one) / 2**20
+        figures[f"{name}_mb_per_sample"] = (three - one) / 2 / 2**20
         figures[f"{name}_mb_at_batch_1"] = one / 2**20
     return figures
+
+
+def conv2d_channels_last(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` with its 2-D convolution weights channels_last (``model.to`` would also try
+    the 5-D ``out_conv`` weights and fail)."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            module.to(memory_format=torch.channels_last)
+    return model
 
 
 def peak_memory(side: str, batch: int, device: torch.device, amp: bool = False) -> float:
@@ -213,7 +221,10 @@ def _peak_rss(side: str, batch: int, threads: int) -> float:
     torch.set_num_threads(threads)
     x = torch.randn(batch, 3, MEMORY_FRAMES, 25, 2)
     sgd_step(build_msg3d(side), lambda: {"x": x}, torch.zeros(batch, dtype=torch.long), False)()
-    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # KiB on Linux
+    # VmHWM is this process's own peak (Linux); getrusage's ru_maxrss would carry the
+    # parent's resident size over from the fork
+    peak_kib = re.search(r"VmHWM:\s*(\d+) kB", Path("/proc/self/status").read_text())
+    return float(peak_kib.group(1)) * 1024
 
 
 def main() -> None:
@@ -261,7 +272,7 @@ def main() -> None:
             base = figures[f"{model}_reference"]
             for key, value in figures.items():
                 if key.startswith(model) and "_mb_" not in key:
-                    print(f"    {key:<26} {value:8.2f}   x{value / base:.2f}")
+                    print(f"    {key:<26} {value:8.3f}   x{value / base:.2f}")
         if "msg3d" in models:
             print(f"  MS-G3D memory of one training step at T = {MEMORY_FRAMES}, MB:")
             for key, per_sample in figures.items():
