@@ -19,9 +19,8 @@ with no unfold or permute copies: a spatio-temporal window aggregation is a 1-D 
 over frames whose kernel is the window graph. Where the output is no wider than the input,
 the per-scale 1x1 projection runs before the aggregation, on frames rather than on windows
 (2.5x fewer multiply-adds for the 5-frame windows of stages 2-3). A multi-scale temporal
-convolution runs its six 1x1 convolutions as one and its four dilated ones as one grouped
-convolution. The arithmetic is
-the original's; results agree to float rounding (``tests/unit/test_msg3d.py``).
+convolution runs the 1x1 convolutions of its six branches and its residual as one. The
+arithmetic is the original's; results agree to float rounding (``tests/unit/test_msg3d.py``).
 """
 
 from __future__ import annotations
@@ -233,9 +232,8 @@ class MultiScaleTemporalConv(nn.Module):
         *to_dilate, to_pool, skip = parts[:TEMPORAL_BRANCHES]
         residual = parts[TEMPORAL_BRANCHES] if self.residual is not None else x
 
-        dilated = [
-            branch[3](F.relu(part)) for branch, part in zip(self.branches, to_dilate, strict=False)
-        ]
+        temporal = [branch[3] for branch in self.branches[: len(TEMPORAL_DILATIONS)]]
+        dilated = [conv(F.relu(part)) for conv, part in zip(temporal, to_dilate, strict=True)]
         pooled = F.max_pool2d(F.relu(to_pool), (1, 3), (1, self.stride), (0, 1))
         out = torch.cat([*dilated, self.branches[-2][4](pooled), skip], dim=1) + residual
         return F.relu(out, inplace=True) if self.relu else out
@@ -320,8 +318,8 @@ class MSG3D(nn.Module):
         num_class: classes of the ``fc`` head.
         num_point: joints V; must match ``layout``.
         num_person: persons M (``data_bn`` normalises each person's joints separately).
-        num_gcn_scales: scales of the spatial graph convolutions (13 for NTU, 8 for Kinetics).
-        num_g3d_scales: scales of the spatio-temporal ones (6 for NTU, 8 for Kinetics).
+        num_gcn_scales: scales of the spatial graph convolutions (the original: 13 for NTU).
+        num_g3d_scales: scales of the spatio-temporal ones (the original: 6 for NTU).
         layout: a name from :mod:`mmnet.skeleton.layouts` (``ntu-rgb+d``, ``ucla``).
         in_channels: coordinates per joint (3).
         base_channels: width of stage 1 (96 = the original; 2x and 4x follow). A multiple
