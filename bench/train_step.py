@@ -14,7 +14,7 @@ loops and copied back to the device). Ours is ``mmnet.models``, stepped the way
   so a step is the ResNet-18 only.
 * MMNet, ``per batch``: the frozen ST-GCN runs in every step (eval mode, no autograd),
   what ``mmnet.train`` does with ``random_move``.
-* MS-G3D: ``mmnet.models.MSG3D`` against ``tests/reference_msg3d.py``, the original's
+* MS-G3D: ``mmnet.models.MSG3D`` against ``support/reference_msg3d.py``, the original's
   forward (windows cut by ``nn.Unfold``, aggregations followed by permute copies, one module
   call per temporal branch), in the NTU60 configuration (13 and 6 scales, 3,194,595
   parameters), at batch ``--msg3d-batch`` (the original trains batches of 32 as two forward

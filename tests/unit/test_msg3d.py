@@ -1,4 +1,4 @@
-"""MS-G3D against a literal re-implementation of the original (tests/reference_msg3d.py)."""
+"""MS-G3D against a literal re-implementation of the original (support/reference_msg3d.py)."""
 
 from __future__ import annotations
 
