@@ -280,3 +280,54 @@ def test_paper_selection_with_fusion_scores_keeps_the_best_fused_accuracy(tiny, 
     )  # fmt: skip
     assert report["trainings"]["fused"]["selected_on"] == "test" and "optimistic" in report["note"]
     assert report["trainings"]["first"]["selected_on"] == "validation"
+
+
+class _Linear(torch.nn.Module):
+    """A model without batch norm: accumulated gradients must equal the whole batch's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(6, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x)
+
+
+def test_forward_batch_size_accumulates_the_whole_batchs_gradient(tmp_path):
+    from mmnet.train.distributed import setup
+    from mmnet.train.loop import Trainer
+
+    torch.manual_seed(0)
+    inputs, labels = {"x": torch.randn(8, 6, dtype=torch.float64)}, torch.randint(0, 3, (8,))
+    grads = []
+    for per_pass in (None, 2):
+        torch.manual_seed(1)
+        model = _Linear().double()
+        trainer = Trainer(
+            model=model, module=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+            train_data=list(range(8)), val_data=[], val_labels=np.array([]), env=setup(1),
+            options=TrainOptions(batch_size=8, forward_batch_size=per_pass),
+            resume_path=tmp_path / "resume.pt", fingerprint="",
+        )  # fmt: skip
+        assert trainer._step(inputs, labels)[2] == 8
+        grads.append([p.grad.clone() for p in model.parameters()])
+    for whole, accumulated in zip(*grads, strict=True):
+        torch.testing.assert_close(accumulated, whole, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="forward_batch_size 3 does not divide batch_size 8"):
+        TrainOptions(batch_size=8, forward_batch_size=3)
+
+
+def test_msg3d_trains_and_its_released_weights_evaluate_alike(tiny, tmp_path):
+    small = {"backbone": "msg3d", "base_channels": 6, "num_gcn_scales": 3, "num_g3d_scales": 2,
+             "epochs": 1, "forward_batch_size": 4}  # fmt: skip
+    metrics = train_stream(job(tiny, tmp_path / "msg3d", **small), threads=2)
+    assert metrics["model"] == "msg3d"
+    checkpoint = torch.load(tmp_path / "msg3d" / "model.pt", weights_only=True)
+    released = tmp_path / "released.pt"  # as the authors publish them: DataParallel's prefix
+    torch.save({f"module.{k}": v for k, v in checkpoint["state_dict"].items()}, released)
+    evaluated = evaluate_stream(job(tiny, tmp_path / "eval", **small), released)
+    assert evaluated["model"] == "MSG3D"
+    a = read_scores(tmp_path / "msg3d" / "scores.parquet")
+    b = read_scores(tmp_path / "eval" / "scores.parquet")
+    assert list(a.index) == list(b.index)
+    np.testing.assert_allclose(b.attrs["scores"], a.attrs["scores"], rtol=1e-5, atol=1e-6)

@@ -67,9 +67,11 @@ def load_model(path: str | Path, released_args: dict | None = None) -> tuple[nn.
     """Rebuild a model from ``path`` and load its weights strictly.
 
     ``model.pt`` files name their model and arguments. A released state dict does not:
-    it is an :class:`MMNet` when it has ``stgcn.*`` and ``resnet.*`` keys, else an ST-GCN,
-    built from ``released_args`` (``num_class``, ``graph_args``; for MMNet also
-    ``temporal_positions``, ``attention``). Returns ``(model, checkpoint dict)``.
+    it is an MS-G3D when it has ``gcn3d1.*`` keys, an :class:`MMNet` when it has
+    ``stgcn.*`` and ``resnet.*`` keys, else an ST-GCN, built from ``released_args``
+    (``num_class``, ``graph_args``; MS-G3D's ``num_point``, ``num_person``, scales and
+    ``layout``; MMNet's ``temporal_positions``, ``attention``), the width read off the
+    weights. Returns ``(model, checkpoint dict)``.
     """
     checkpoint = read_checkpoint(path)
     state = plain_state_dict(checkpoint)
@@ -82,15 +84,7 @@ def load_model(path: str | Path, released_args: dict | None = None) -> tuple[nn.
     else:
         if released_args is None:
             raise ValueError(f"{path}: a plain state dict; the model's arguments are needed")
-        fused = any(k.startswith("stgcn.") for k in state) and any(
-            k.startswith("resnet.") for k in state
-        )
-        name = "mmnet" if fused else "stgcn"
-        keys = ("num_class", "graph_args") + (("temporal_positions", "attention") if fused else ())
-        args = {k: released_args[k] for k in keys if k in released_args}
-        first_conv = state.get(f"{'stgcn.' if fused else ''}st_gcn_networks.0.gcn.conv.weight")
-        if first_conv is not None:  # 64 in the original's files; narrower ones are ours
-            args["base_channels"] = first_conv.shape[0] // 3  # 3 spatial partitions
+        name, args = _released(state, released_args)
     model = build_model(name, args)
     try:
         model.load_state_dict(state, strict=True)
@@ -98,6 +92,33 @@ def load_model(path: str | Path, released_args: dict | None = None) -> tuple[nn.
         details = " ".join(line.strip() for line in str(err).splitlines()[1:4])
         raise ValueError(f"{path}: weights do not fit {type(model).__name__}: {details}") from None
     return model, checkpoint
+
+
+#: Constructor arguments each model takes from ``released_args``.
+RELEASED_KEYS = {
+    "msg3d": ("num_class", "num_point", "num_person", "num_gcn_scales", "num_g3d_scales", "layout"),
+    "mmnet": ("num_class", "graph_args", "temporal_positions", "attention"),
+    "stgcn": ("num_class", "graph_args"),
+}
+
+
+def _released(state: dict[str, torch.Tensor], released_args: dict) -> tuple[str, dict]:
+    """The model name and arguments of an original (released) state dict."""
+    if any(k.startswith("gcn3d1.") for k in state):
+        name = "msg3d"
+    elif any(k.startswith("stgcn.") for k in state) and any(k.startswith("resnet.") for k in state):
+        name = "mmnet"
+    else:
+        name = "stgcn"
+    args = {k: released_args[k] for k in RELEASED_KEYS[name] if k in released_args}
+    if name == "msg3d":  # the head reads the last stage, 4x the first's width
+        args["base_channels"] = state["fc.weight"].shape[1] // 4
+    else:
+        prefix = "stgcn." if name == "mmnet" else ""
+        first_conv = state.get(f"{prefix}st_gcn_networks.0.gcn.conv.weight")
+        if first_conv is not None:  # 64 in the original's files; narrower ones are ours
+            args["base_channels"] = first_conv.shape[0] // 3  # 3 spatial partitions
+    return name, args
 
 
 def load_joint_into(model: MMNet, joint_model: str | Path) -> None:

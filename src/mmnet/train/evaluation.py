@@ -15,6 +15,7 @@ from mmnet.train.factories import (
     cache_attention,
     frame_stride_of,
     graph_args,
+    msg3d_args,
     prepare,
 )
 from mmnet.train.job import TrainJob
@@ -35,7 +36,7 @@ def evaluate_stream(
     """
     options, kind = job.options, get_dataset(job.kind)
     released = {
-        "num_class": kind.num_class,
+        **msg3d_args(kind, options),
         "graph_args": graph_args(kind),
         "temporal_positions": options.temporal_positions,
         "attention": options.attention,
