@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 import zarr
 from conftest import DEMO_ARGS, DEMO_CONFIGS, job_counts, snakemake, snakemake_command
@@ -136,6 +137,38 @@ def test_deleting_the_roi_store_reruns_only_the_rgb_side(demo_run, tmp_path):
     assert scheduled_jobs(out) == {
         "roi_preview": 1, "train_rgb": 1, "ensemble": 1, "all": 1, "total": 4,
     }  # fmt: skip
+
+
+def test_changing_the_bone_backbone_reruns_only_bone_and_the_ensemble(demo_run, tmp_path):
+    override = train_override(tmp_path, "bone", backbone="msg3d", base_channels=12)
+    out = snakemake(demo_run, "-n", *DEMO_ARGS, override).stdout
+    assert scheduled_jobs(out) == {"train_skeleton": 1, "ensemble": 1, "all": 1, "total": 3}
+
+
+def test_a_tiny_msg3d_trains_on_the_demo_through_the_dag(demo_run, tmp_path):
+    """MS-G3D joint and bone (tiny width), the rgb stream's own ST-GCN teacher, the rgb
+    stream on it, and an ensemble.json that says it fused the paper's method."""
+    run = copy_run(demo_run, tmp_path / "run")
+    overrides = yaml.safe_load(DEMO_CONFIGS[-1].read_text())["train"]["overrides"]
+    tiny = {"backbone": "msg3d", "base_channels": 6, "num_gcn_scales": 3, "num_g3d_scales": 2,
+            "epochs": 2, "lr_steps": [1], "forward_batch_size": 8}  # fmt: skip
+    rules = [*overrides, {"match": {"stream": ["joint", "bone"]}, "set": tiny},
+             {"match": {"stream": "teacher"}, "set": {"epochs": 2, "lr_steps": [1]}},
+             {"match": {"stream": "rgb"}, "set": {"epochs": 1, "lr_steps": []}}]  # fmt: skip
+    config = tmp_path / "msg3d.yaml"
+    config.write_text(yaml.safe_dump({"train": {"overrides": rules}}))
+    result = snakemake(run, *DEMO_ARGS, str(config))
+    assert "MMNet as reported" in result.stdout + result.stderr  # the table the run ends with
+    results = run / "results" / "demo_xsub"
+    models = {s: json.loads((results / s / "metrics.json").read_text())["model"]
+              for s in ("joint", "bone", "teacher", "rgb")}  # fmt: skip
+    assert models == {"joint": "msg3d", "bone": "msg3d", "teacher": "stgcn", "rgb": "mmnet"}
+    report = json.loads((results / "ensemble.json").read_text())
+    assert report["method"] == "MMNet as reported (MS-G3D J+B + R)"
+    rgb = torch.load(results / "rgb" / "model.pt", weights_only=True)["state_dict"]
+    teacher = torch.load(results / "teacher" / "model.pt", weights_only=True)["state_dict"]
+    for key, value in teacher.items():  # the rgb stream's ST-GCN is the teacher, frozen
+        torch.testing.assert_close(rgb[f"stgcn.{key}"], value, rtol=0, atol=0)
 
 
 def wait_for(path: Path, pattern: str, timeout: float) -> None:

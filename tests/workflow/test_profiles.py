@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 
 import pytest
+import yaml
 from conftest import REPO, job_counts, realdata, snakemake_command
 
 pytestmark = pytest.mark.workflow
@@ -27,7 +29,21 @@ def test_profile_dry_run_prints_each_jobs_sbatch_resources(tmp_path):
     ).stdout  # fmt: skip
     counts = job_counts(out)
     assert counts["parse_skeletons"] == counts["extract_pose2d"] == counts["build_roi"] == 64
-    assert counts["train_skeleton"] == 2 and counts["train_rgb"] == 1
+    # the paper's MS-G3D joint and bone, the rgb stream's ST-GCN teacher, rgb, the ensemble
+    assert counts["train_skeleton"] == 3 and counts["train_rgb"] == 1 and counts["ensemble"] == 1
+    streams = re.findall(r"wildcards: dataset=ntu60, protocol=xsub, stream=(\w+)", out)
+    assert sorted(streams) == ["bone", "joint", "teacher"]
+    assert "results/ntu60_xsub/teacher/model.pt" in out.split("rule train_rgb:")[1]
+    options = {
+        stream: yaml.safe_load(subprocess.run(
+            [sys.executable, "-m", "mmnet", "train-options", "-c", str(config), "-d", "ntu60",
+             "-p", "xsub", "-s", stream], capture_output=True, text=True, check=True).stdout)
+        for stream in ("joint", "bone", "teacher")
+    }  # fmt: skip
+    assert [options[s]["backbone"] for s in ("joint", "bone", "teacher")] == ["msg3d"] * 2 + [
+        "stgcn"
+    ]
+    assert (options["joint"]["base_lr"], options["joint"]["lr_steps"]) == (0.05, [30, 40])
     resources = dict(re.findall(r"^rule (\w+):.*?^\s+resources: (.*?)$", out, flags=re.M | re.S))
     assert set(resources) == {
         "index_samples", "parse_skeletons", "gather_skeletons", "extract_pose2d",
