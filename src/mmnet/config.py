@@ -64,16 +64,7 @@ def validate_config(config: dict) -> dict:
                 f"datasets.{name}.protocols: {unknown} not protocols of kind "
                 f"{entry['kind']!r} (known: {known})"
             )
-        if entry["kind"] == "demo":
-            extra = [k for k in ("skeletons", "videos", "missing_skeletons") if entry.get(k)]
-            if extra:
-                raise ConfigError(
-                    f"datasets.{name}: {extra} not allowed for kind 'demo' "
-                    f"(its raw files are generated under results/{name}/raw/)"
-                )
-        elif "skeletons" not in entry:
-            raise ConfigError(f"datasets.{name}.skeletons: required for kind {entry['kind']!r}")
-        _check_extra_paths(name, entry, dataset)
+        _check_raw_keys(name, entry, dataset)
         _check_pose_backend(name, entry, dataset)
     ensemble = config["ensemble"]
     unfused = sorted(set(ensemble["weights"]) - set(ensemble["streams"]))
@@ -85,14 +76,26 @@ def validate_config(config: dict) -> dict:
     return config
 
 
-def _check_extra_paths(name: str, entry: dict, dataset: Dataset) -> None:
-    """The kind's own raw-path keys (PKU-MMD's ``labels``, ``splits``) are required, and
-    other kinds' keys are not allowed."""
+def _check_raw_keys(name: str, entry: dict, dataset: Dataset) -> None:
+    """A generated kind takes no raw path; a real one needs ``skeletons`` and its own
+    required raw-path keys (PKU-MMD's ``labels``, ``splits``), and other kinds' keys are not
+    allowed."""
+    raw_keys = {"skeletons", "videos", "missing_skeletons"} | {
+        key for other in DATASETS.values() for key in (*other.extra_paths, *other.optional_paths)
+    }
+    if dataset.generated is not None:
+        given = sorted(key for key in raw_keys if entry.get(key) is not None)
+        if given:
+            raise ConfigError(
+                f"datasets.{name}: {given} not allowed for kind {entry['kind']!r} "
+                f"(its raw files are generated under results/{name}/raw/)"
+            )
+        return
+    if "skeletons" not in entry:
+        raise ConfigError(f"datasets.{name}.skeletons: required for kind {entry['kind']!r}")
+    own = {*dataset.extra_paths, *dataset.optional_paths, "skeletons", "videos"}
     foreign = sorted(
-        key
-        for other in DATASETS.values()
-        for key in other.extra_paths
-        if key not in dataset.extra_paths and entry.get(key) is not None
+        key for key in raw_keys - own - {"missing_skeletons"} if entry.get(key) is not None
     )
     if foreign:
         raise ConfigError(f"datasets.{name}: {foreign} not used by kind {entry['kind']!r}")
@@ -105,8 +108,8 @@ def _check_extra_paths(name: str, entry: dict, dataset: Dataset) -> None:
 
 def _check_pose_backend(name: str, entry: dict, dataset: Dataset) -> None:
     """The RGB side's per-dataset pose source must be usable for the dataset's kind (only
-    checked for datasets with videos: the others have no RGB stages)."""
-    if entry["kind"] != "demo" and not entry.get("videos"):
+    checked for datasets with the RGB side: the others have no RGB stages)."""
+    if not _entry_has_rgb(entry):
         return
     backend = entry.get("pose_backend", "kinect")
     if backend == "import" and not entry.get("openpose_json"):
@@ -173,6 +176,11 @@ def raw_root(name: str) -> Path:
     return Path("results") / name / "raw"
 
 
+def is_generated(config: dict, name: str) -> bool:
+    """Whether dataset ``name`` is a demo whose raw files :mod:`mmnet.demo` generates."""
+    return dataset_of(config, name).generated is not None
+
+
 def raw_paths(config: dict, name: str, check: bool = True) -> RawPaths:
     """Raw paths of config entry ``name`` (see :func:`raw_paths_of`)."""
     return raw_paths_of(name, config["datasets"][name], check)
@@ -180,17 +188,17 @@ def raw_paths(config: dict, name: str, check: bool = True) -> RawPaths:
 
 def raw_paths_of(name: str, entry: dict, check: bool = True) -> RawPaths:
     """Resolve a dataset entry's raw paths; with ``check``, a missing one is a ConfigError
-    naming the key and the path. Demo datasets live under :func:`raw_root`."""
-    if entry["kind"] == "demo":
-        root = raw_root(name)
-        return RawPaths(
-            skeletons=(root / "skeletons",),
-            videos=root / "videos",
-            missing_skeletons=root / "missing_skeletons.txt",
-        )
+    naming the key and the path. Generated (demo) datasets live under :func:`raw_root`, as
+    their kind's :attr:`~mmnet.datasets.base.Dataset.generated` lays them out."""
+    dataset = get_dataset(entry["kind"])
+    if dataset.generated is not None:
+        return dataset.generated.raw_paths(raw_root(name))
     skeletons = entry["skeletons"]
     folders = tuple(Path(p) for p in ([skeletons] if isinstance(skeletons, str) else skeletons))
-    extra_paths = get_dataset(entry["kind"]).extra_paths
+    extra_paths = {
+        **dataset.extra_paths,
+        **{key: what for key, what in dataset.optional_paths.items() if entry.get(key)},
+    }
     missing = entry.get("missing_skeletons")
     paths = RawPaths(
         skeletons=folders,
@@ -231,10 +239,17 @@ _NOT_OPTIONS = (*_TRAIN_RULE_LISTS, "protocols")
 
 
 def has_rgb(config: dict, dataset: str) -> bool:
-    """Whether ``dataset`` gets the RGB side (frames, 2D pose, ROI, rgb stream): the demo,
-    and datasets whose config entry names their videos."""
-    entry = config["datasets"][dataset]
-    return entry["kind"] == "demo" or bool(entry.get("videos"))
+    """Whether ``dataset`` gets the RGB side (frames, 2D pose, ROI, rgb stream): datasets
+    whose config entry names their videos, and generated ones whose kind generates videos
+    for the RGB stages (:class:`~mmnet.datasets.base.GeneratedRaw`)."""
+    return _entry_has_rgb(config["datasets"][dataset])
+
+
+def _entry_has_rgb(entry: dict) -> bool:
+    generated = get_dataset(entry["kind"]).generated
+    if generated is not None:
+        return generated.videos is not None
+    return bool(entry.get("videos"))
 
 
 def fused_streams(config: dict, dataset: str) -> list[str]:

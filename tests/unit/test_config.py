@@ -69,6 +69,9 @@ def test_shipped_configs_are_valid():
     assert len(main["datasets"]["ntu120"]["skeletons"]) == 2
     demo = load_config([REPO / "config" / "demo.yaml"])
     assert list(demo["datasets"]) == ["demo"]
+    for name, kind in (("demo_pku", "demopku"), ("demo_nucla", "demonucla")):
+        config = load_config([REPO / "config" / f"{name}.yaml"])
+        assert list(config["datasets"]) == [kind] and config["datasets"][kind]["kind"] == name
 
 
 def test_later_files_update_earlier_ones(tmp_path):
