@@ -10,6 +10,7 @@ from mmnet.config import (
     fused_streams,
     fused_weights,
     has_rgb,
+    is_generated,
     raw_paths,
     raw_root,
     train_options,
@@ -25,7 +26,8 @@ except ConfigError as error:
 
 DATASETS = sorted(config["datasets"])
 PROTOCOLS = {name: config["datasets"][name]["protocols"] for name in DATASETS}
-DEMO_DATASETS = [name for name in DATASETS if config["datasets"][name]["kind"] == "demo"]
+# Demo datasets: their raw files are generated (rule demo_dataset), not configured.
+GENERATED_DATASETS = [name for name in DATASETS if is_generated(config, name)]
 # Datasets with videos get the RGB stages (frames, 2D pose, ROI) in the default target.
 RGB_DATASETS = [name for name in DATASETS if has_rgb(config, name)]
 
@@ -68,7 +70,7 @@ def raw_inputs(wildcards):
     A missing raw path stops the run before any job starts, naming the config key.
     """
     name = wildcards.dataset
-    if name in DEMO_DATASETS:
+    if name in GENERATED_DATASETS:
         return {"raw": str(raw_root(name))}
     try:
         paths = raw_paths(config, name)
@@ -79,6 +81,11 @@ def raw_inputs(wildcards):
     if paths.missing_skeletons is not None:
         inputs["missing_skeletons"] = str(paths.missing_skeletons)
     return inputs
+
+
+def demo_options(wildcards):
+    """The demo generator's options: the config section named like the dataset's kind."""
+    return config[dataset_kind(wildcards)]
 
 
 def dataset_entry(wildcards):
@@ -104,7 +111,7 @@ def video_inputs(wildcards):
     A dataset without `videos` stops the run before any job, naming the key.
     """
     name = wildcards.dataset
-    if name in DEMO_DATASETS:
+    if name in GENERATED_DATASETS:
         return {"raw": str(raw_root(name))}
     try:
         videos = raw_paths(config, name).videos

@@ -9,11 +9,12 @@ rule demo_dataset:
     benchmark:
         "results/benchmarks/demo_dataset/{dataset}.tsv"
     wildcard_constraints:
-        dataset=one_of(DEMO_DATASETS),
+        dataset=one_of(GENERATED_DATASETS),
     conda:
         "../envs/video.yaml"
     params:
-        demo=config["demo"],
+        kind=dataset_kind,
+        options=demo_options,
     script:
         "../workflow/scripts/demo_dataset.py"
 

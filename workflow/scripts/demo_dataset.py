@@ -1,14 +1,7 @@
-"""Rule demo_dataset: write the embedded demo dataset in NTU's raw formats."""
+"""Rule demo_dataset: write a demo dataset's raw files with the generator of its kind."""
 
-from mmnet.demo import generate_demo
+from mmnet.demo import generate_raw
 from mmnet.logs import setup_logging
 
 setup_logging(log_file=snakemake.log[0])
-demo = snakemake.params.demo
-generate_demo(
-    snakemake.output[0],
-    seed=demo["seed"],
-    subjects=demo["subjects"],
-    replications=demo["replications"],
-    frames=tuple(demo["frames"]),
-)
+generate_raw(snakemake.params.kind, snakemake.output[0], snakemake.params.options)
