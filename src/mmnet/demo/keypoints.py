@@ -65,13 +65,13 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 def _points(joints: np.ndarray) -> np.ndarray:
     """3D positions ``(T, 25, 3)`` of the BODY_25 keypoints from camera-space joints
-    ``(T, 25, 3)`` (Kinect v2 order; N-UCLA's 20 joints are its first 20)."""
-    j = lambda name: joints[:, _J[name]]  # noqa: E731
+    ``(T, V, 3)`` in Kinect v2 order (the first 20 suffice: N-UCLA's Kinect v1 joints)."""
+    j = {name: joints[:, i] for name, i in _J.items() if i < joints.shape[1]}
     points = np.zeros((len(joints), N_KEYPOINTS, 3))
     points[:, _KEYPOINTS] = joints[:, _JOINTS]
-    head, neck = j("Head"), j("SpineShoulder")
-    across = _unit(j("ShoulderRight") - j("ShoulderLeft"))  # towards OpenPose's L side
-    up = _unit(head - neck)
+    head = j["Head"]
+    across = _unit(j["ShoulderRight"] - j["ShoulderLeft"])  # towards OpenPose's L side
+    up = _unit(head - j["Neck"])
     forward = _unit(np.cross(up, across))  # where the face looks
     points[:, 0] = head + 0.09 * forward - 0.03 * up  # Nose
     points[:, 15] = head + 0.07 * forward + 0.01 * up - 0.032 * across  # REye
@@ -82,15 +82,15 @@ def _points(joints: np.ndarray) -> np.ndarray:
         (-1.0, "AnkleLeft", "FootLeft", (23, 24)),
         (1.0, "AnkleRight", "FootRight", (20, 21)),
     ):
-        toward_toes = _unit(j(foot) - j(ankle))
-        points[:, small_toe] = j(foot) + side * 0.045 * across
-        points[:, heel] = j(ankle) - 0.06 * toward_toes - 0.03 * up
+        toward_toes = _unit(j[foot] - j[ankle])
+        points[:, small_toe] = j[foot] + side * 0.045 * across
+        points[:, heel] = j[ankle] - 0.06 * toward_toes - 0.03 * up
     return points
 
 
 def _visible(joints: np.ndarray) -> np.ndarray:
     """``(T, 25)``: keypoints a detector would see (face ones only while it faces us)."""
-    head, neck = joints[:, _J["Head"]], joints[:, _J["SpineShoulder"]]
+    head, neck = joints[:, _J["Head"]], joints[:, _J["Neck"]]
     across = _unit(joints[:, _J["ShoulderRight"]] - joints[:, _J["ShoulderLeft"]])
     forward = _unit(np.cross(_unit(head - neck), across))
     to_camera = _unit(-head)

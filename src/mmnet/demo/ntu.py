@@ -15,8 +15,10 @@ downstream code must cope with are reproduced on purpose in a few files: sensor 
 inferred joints, a spurious "ghost" body (a furniture-like cluster of joints listed after the
 actors), frames without a body at the start, and samples whose skeleton is missing entirely.
 
-Everything follows from ``seed``: performance, camera, subject and sensor randomness come
-from generators seeded with ``(seed, stream, ids)``, so no file depends on generation order.
+The performers (subjects, motions, camera, sensor noise) are shared with the PKU-MMD and
+N-UCLA demos (:mod:`mmnet.demo.performers`). Everything follows from ``seed``: performance,
+camera, subject and sensor randomness come from generators seeded with ``(seed, stream,
+ids)``, so no file depends on generation order.
 Which samples get a ghost, empty leading frames or a missing skeleton is decided up front
 from ``seed`` and the sample list.
 """

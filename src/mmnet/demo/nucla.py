@@ -13,7 +13,7 @@ demo writes all of it, so the N-UCLA readers, view protocols and frame mapping r
   significant digits, ``label`` = A, written as the real ones: ``json.dumps`` spacing, no
   final newline). 20 Kinect v1 joints (the first 20 of Kinect v2's), camera space, metres;
 - ``multiview_action/view_V/aAA_sSS_eEE/``: ``frame_<i>_tc_<tc>_rgb.jpg`` (320x240, JPEG
-  quality 90; the real ones are 640x480), ``frame_<i>_tc_<tc'>_depth.png`` (16-bit
+  quality 80; the real ones are 640x480), ``frame_<i>_tc_<tc'>_depth.png`` (16-bit
   millimetres, 160x120, 0 beyond the Kinect v1's 4 m; the real ones 320x240) and
   ``fileList.txt``. The depth stream has its own time codes (``tc' != tc``): the original
   looks depth files up by frame number with a wildcard time code;
@@ -83,7 +83,7 @@ log = logging.getLogger(__name__)
 CAMERA_AZIMUTHS_DEG = (-45.0, 0.0, 45.0)
 ACTIONS = tuple(a for a in range(1, len(DEMO_CLASSES) + 1) if a not in DEMO_TWO_PERSON_ACTIONS)
 JOINTS = 20  # Kinect v1: the first 20 joints of Kinect v2's order
-JPEG_QUALITY = 90
+JPEG_QUALITY = 80
 DEPTH_RANGE_MM = 4000  # Kinect v1 reports 0 beyond
 #: Planted cases (keys of :attr:`NuclaDemoSummary.planted`).
 PLANTED = (
@@ -94,8 +94,9 @@ PLANTED = (
     "every_file_list_case",
 )
 #: fileList.txt artefacts (keys of :attr:`NuclaDemoSummary.file_list_cases`) and their
-#: chance per instant.
-ARTEFACTS = {"duplicate": 0.04, "incomplete": 0.03, "merged": 0.03, "two_incomplete": 0.01}
+#: chance per instant: rare, as the original's log suggests (it names 3 samples with a
+#: duplicate frame number).
+ARTEFACTS = {"duplicate": 0.005, "incomplete": 0.01, "merged": 0.01, "two_incomplete": 0.003}
 
 _BACK_WALL = 2.0
 _FRAME_PERIOD_MS = 1000 / 30

@@ -209,6 +209,8 @@ def _placements(
 def _timeline(
     seed: int, seq: _Sequence, frames: tuple[int, int], gaps: tuple[int, int]
 ) -> _Timeline:
+    """The sequence performed once: gap, instance, gap, ..., instance, gap; every view
+    records this one performance (from its own start and stop)."""
     rng = seeded_rng(seed, _S_TIMELINE, seq.video_id)
     people = [seq.subject] + ([PARTNER_OFFSET + seq.subject] if seq.pair else [])
     subjects = [make_subject(seed, pid) for pid in people]
