@@ -343,9 +343,13 @@ def generate_demo_nucla(
                     _spoil(folder / listed[len(listed) // 2][0].rgb_name, case)
                     n_images -= case == "missing_frame_file"
                 _write_keypoints(
-                    roots["openpose_ucla"] / name, name, xyz, [t for _, t in listed], image_size,
+                    roots["openpose_ucla"] / name,
+                    name,
+                    xyz,
+                    [t for _, t in listed],
+                    scenes[v, e][1],
                     seeded_rng(seed, _S_KEYPOINTS, p, a, e, v),
-                )  # fmt: skip
+                )
                 n_frames += n
                 bar.update()
 
@@ -435,17 +439,35 @@ def _write_keypoints(
     name: str,
     xyz: np.ndarray,
     shown: list[int],
-    size: tuple[int, int],
+    scene_depth: np.ndarray,
     rng: np.random.Generator,
 ) -> None:
     """One JSON per OpenPose index k (the k-th frame of the filtered list)."""
     folder.mkdir(parents=True, exist_ok=True)
+    size = (2 * scene_depth.shape[1], 2 * scene_depth.shape[0])
     people = keypoints.detect(xyz, KINECT_V1_COLOR, size, rng)
     for k, instant in enumerate(shown):
         person = people[instant]
         found = [person] if (person[:, 2] > 0).any() else []
-        if rng.random() < _SPURIOUS:  # listed first, on the background away from the actor
-            left = person[8, 0] > size[0] / 2
-            x_range = (0.05 * size[0], 0.3 * size[0]) if left else (0.7 * size[0], 0.95 * size[0])
-            found.insert(0, keypoints.spurious(size, rng, x_range))
+        if rng.random() < _SPURIOUS:
+            ghost = _ghost(person, scene_depth, rng)
+            if ghost is not None:
+                found.insert(0, ghost)  # listed first: the depth rule must pass it over
         (folder / f"{name}_{k:012d}_keypoints.json").write_text(keypoints.keypoints_json(found))
+
+
+def _ghost(
+    person: np.ndarray, scene_depth: np.ndarray, rng: np.random.Generator
+) -> np.ndarray | None:
+    """A spurious detection on the background, on the side away from the person, where the
+    depth camera has no reading around its mid-hip (5x5, at half resolution); None if no
+    such place turns up in 20 draws."""
+    h, w = scene_depth.shape
+    left = person[8, 0] > w  # the person's mid-hip is on the right half
+    x_range = (0.1 * w, 0.6 * w) if left else (1.4 * w, 1.9 * w)
+    for _ in range(20):
+        ghost = keypoints.spurious((2 * w, 2 * h), rng, x_range)
+        x, y = (int(v) // 2 for v in ghost[8, :2])
+        if (scene_depth[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3] == 0).all():
+            return ghost
+    return None
