@@ -80,10 +80,11 @@ def _check_raw_keys(name: str, entry: dict, dataset: Dataset) -> None:
     """A generated kind takes no raw path; a real one needs ``skeletons`` and its own
     required raw-path keys (PKU-MMD's ``labels``, ``splits``), and other kinds' keys are not
     allowed."""
-    raw_keys = {"skeletons", "videos", "missing_skeletons"} | {
+    kind_keys = {
         key for other in DATASETS.values() for key in (*other.extra_paths, *other.optional_paths)
     }
     if dataset.generated is not None:
+        raw_keys = {"skeletons", "videos", "missing_skeletons", *kind_keys}
         given = sorted(key for key in raw_keys if entry.get(key) is not None)
         if given:
             raise ConfigError(
@@ -93,10 +94,8 @@ def _check_raw_keys(name: str, entry: dict, dataset: Dataset) -> None:
         return
     if "skeletons" not in entry:
         raise ConfigError(f"datasets.{name}.skeletons: required for kind {entry['kind']!r}")
-    own = {*dataset.extra_paths, *dataset.optional_paths, "skeletons", "videos"}
-    foreign = sorted(
-        key for key in raw_keys - own - {"missing_skeletons"} if entry.get(key) is not None
-    )
+    own = {*dataset.extra_paths, *dataset.optional_paths}
+    foreign = sorted(key for key in kind_keys - own if entry.get(key) is not None)
     if foreign:
         raise ConfigError(f"datasets.{name}: {foreign} not used by kind {entry['kind']!r}")
     for key, what in dataset.extra_paths.items():
