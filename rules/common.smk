@@ -15,7 +15,8 @@ except ConfigError as error:
 
 DATASETS = sorted(CONFIG.datasets)
 PROTOCOLS = {name: CONFIG.dataset(name).protocols for name in DATASETS}
-DEMO_DATASETS = [name for name in DATASETS if CONFIG.dataset(name).generated]
+# Demo datasets: their raw files are generated (rule demo_dataset), not configured.
+GENERATED_DATASETS = [name for name in DATASETS if CONFIG.dataset(name).generated]
 # Datasets with videos get the RGB stages (frames, 2D pose, ROI) in the default target.
 RGB_DATASETS = [name for name in DATASETS if CONFIG.dataset(name).has_rgb]
 
@@ -58,7 +59,7 @@ def raw_inputs(wildcards):
     A missing raw path stops the run before any job starts, naming the config key.
     """
     name = wildcards.dataset
-    if name in DEMO_DATASETS:
+    if name in GENERATED_DATASETS:
         return {"raw": str(raw_root(name))}
     try:
         paths = CONFIG.dataset(name).raw_paths()
@@ -69,6 +70,11 @@ def raw_inputs(wildcards):
     if paths.missing_skeletons is not None:
         inputs["missing_skeletons"] = str(paths.missing_skeletons)
     return inputs
+
+
+def demo_options(wildcards):
+    """The demo generator's options: the config section named like the dataset's kind."""
+    return CONFIG.demo_options(wildcards.dataset)
 
 
 def dataset_entry(wildcards):
@@ -94,7 +100,7 @@ def video_inputs(wildcards):
     A dataset without `videos` stops the run before any job, naming the key.
     """
     name = wildcards.dataset
-    if name in DEMO_DATASETS:
+    if name in GENERATED_DATASETS:
         return {"raw": str(raw_root(name))}
     try:
         videos = CONFIG.dataset(name).raw_paths().videos

@@ -9,11 +9,11 @@ rule demo_dataset:
     benchmark:
         "results/benchmarks/demo_dataset/{dataset}.tsv"
     wildcard_constraints:
-        dataset=one_of(DEMO_DATASETS),
+        dataset=one_of(GENERATED_DATASETS),
     conda:
         "../envs/video.yaml"
     params:
-        demo=config["demo"],
+        options=demo_options,  # the generator's options: editing them regenerates
     script:
         "../workflow/scripts/demo_dataset.py"
 

@@ -70,16 +70,7 @@ def validate_config(config: dict) -> dict:
                 f"datasets.{name}.protocols: {unknown} not protocols of kind "
                 f"{entry['kind']!r} (known: {known})"
             )
-        if entry["kind"] == "demo":
-            extra = [k for k in ("skeletons", "videos", "missing_skeletons") if entry.get(k)]
-            if extra:
-                raise ConfigError(
-                    f"datasets.{name}: {extra} not allowed for kind 'demo' "
-                    f"(its raw files are generated under results/{name}/raw/)"
-                )
-        elif "skeletons" not in entry:
-            raise ConfigError(f"datasets.{name}.skeletons: required for kind {entry['kind']!r}")
-        _check_extra_paths(name, entry, dataset)
+        _check_raw_keys(name, entry, dataset)
         _check_pose_backend(name, entry, dataset)
     ensemble = config["ensemble"]
     unfused = sorted(set(ensemble["weights"]) - set(ensemble["streams"]))
@@ -91,15 +82,26 @@ def validate_config(config: dict) -> dict:
     return config
 
 
-def _check_extra_paths(name: str, entry: dict, dataset: Dataset) -> None:
-    """The kind's own raw-path keys (PKU-MMD's ``labels``, ``splits``) are required, and
-    other kinds' keys are not allowed."""
-    foreign = sorted(
-        key
-        for other in DATASETS.values()
-        for key in other.extra_paths
-        if key not in dataset.extra_paths and entry.get(key) is not None
-    )
+def _check_raw_keys(name: str, entry: dict, dataset: Dataset) -> None:
+    """A generated kind takes no raw path; a real one needs ``skeletons`` and its own
+    required raw-path keys (PKU-MMD's ``labels``, ``splits``), and other kinds' keys are not
+    allowed."""
+    kind_keys = {
+        key for other in DATASETS.values() for key in (*other.extra_paths, *other.optional_paths)
+    }
+    if dataset.generated is not None:
+        raw_keys = {"skeletons", "videos", "missing_skeletons", *kind_keys}
+        given = sorted(key for key in raw_keys if entry.get(key) is not None)
+        if given:
+            raise ConfigError(
+                f"datasets.{name}: {given} not allowed for kind {entry['kind']!r} "
+                f"(its raw files are generated under results/{name}/raw/)"
+            )
+        return
+    if "skeletons" not in entry:
+        raise ConfigError(f"datasets.{name}.skeletons: required for kind {entry['kind']!r}")
+    own = {*dataset.extra_paths, *dataset.optional_paths}
+    foreign = sorted(key for key in kind_keys - own if entry.get(key) is not None)
     if foreign:
         raise ConfigError(f"datasets.{name}: {foreign} not used by kind {entry['kind']!r}")
     for key, what in dataset.extra_paths.items():
@@ -111,8 +113,8 @@ def _check_extra_paths(name: str, entry: dict, dataset: Dataset) -> None:
 
 def _check_pose_backend(name: str, entry: dict, dataset: Dataset) -> None:
     """The RGB side's per-dataset pose source must be usable for the dataset's kind (only
-    checked for datasets with videos: the others have no RGB stages)."""
-    if entry["kind"] != "demo" and not entry.get("videos"):
+    checked for datasets with the RGB side: the others have no RGB stages)."""
+    if not _entry_has_rgb(entry):
         return
     backend = entry.get("pose_backend", "kinect")
     if backend == "import" and not entry.get("openpose_json"):
@@ -182,17 +184,17 @@ def raw_root(name: str) -> Path:
 
 def raw_paths_of(name: str, entry: dict, check: bool = True) -> RawPaths:
     """Resolve a dataset entry's raw paths; with ``check``, a missing one is a ConfigError
-    naming the key and the path. Demo datasets live under :func:`raw_root`."""
-    if entry["kind"] == "demo":
-        root = raw_root(name)
-        return RawPaths(
-            skeletons=(root / "skeletons",),
-            videos=root / "videos",
-            missing_skeletons=root / "missing_skeletons.txt",
-        )
+    naming the key and the path. Generated (demo) datasets live under :func:`raw_root`, as
+    their kind's :attr:`~mmnet.datasets.base.Dataset.generated` lays them out."""
+    dataset = get_dataset(entry["kind"])
+    if dataset.generated is not None:
+        return dataset.generated.raw_paths(raw_root(name))
     skeletons = entry["skeletons"]
     folders = tuple(Path(p) for p in ([skeletons] if isinstance(skeletons, str) else skeletons))
-    extra_paths = get_dataset(entry["kind"]).extra_paths
+    extra_paths = {
+        **dataset.extra_paths,
+        **{key: what for key, what in dataset.optional_paths.items() if entry.get(key)},
+    }
     missing = entry.get("missing_skeletons")
     paths = RawPaths(
         skeletons=folders,
@@ -217,6 +219,15 @@ def raw_paths_of(name: str, entry: dict, check: bool = True) -> RawPaths:
                 "file",
             )
     return paths
+
+
+def _entry_has_rgb(entry: Mapping[str, Any]) -> bool:
+    """Whether a validated entry gets the RGB side: its videos are configured, or its kind
+    is generated with videos (:class:`~mmnet.datasets.base.GeneratedRaw`)."""
+    generated = get_dataset(entry["kind"]).generated
+    if generated is not None:
+        return generated.videos is not None
+    return bool(entry.get("videos"))
 
 
 def _require(ok: bool, key: str, path: Path | str, what: str) -> None:
@@ -361,16 +372,6 @@ class EnsembleOptions:
 
 
 @dataclass(frozen=True)
-class DemoOptions:
-    """The ``demo`` section: the demo generator's settings (see the schema)."""
-
-    seed: int = 0
-    subjects: int = 6
-    replications: int = 2
-    frames: tuple[int, int] = (40, 56)
-
-
-@dataclass(frozen=True)
 class DatasetConfig:
     """One entry of ``datasets``: its name, kind, protocols, raw paths and pose source."""
 
@@ -383,14 +384,15 @@ class DatasetConfig:
 
     @property
     def generated(self) -> bool:
-        """Its raw files are generated under ``results/<name>/raw`` (the demo)."""
-        return self.kind.kind == "demo"
+        """Its raw files are generated under ``results/<name>/raw`` (a demo kind, see
+        :attr:`~mmnet.datasets.base.Dataset.generated`)."""
+        return self.kind.generated is not None
 
     @property
     def has_rgb(self) -> bool:
-        """Whether it gets the RGB side (frames, 2D pose, ROI, rgb stream): the demo, and
-        datasets whose entry names their videos."""
-        return self.generated or bool(self.entry.get("videos"))
+        """Whether it gets the RGB side (frames, 2D pose, ROI, rgb stream): datasets whose
+        entry names their videos, and generated ones whose kind generates videos for it."""
+        return _entry_has_rgb(self.entry)
 
     def raw_paths(self, check: bool = True) -> RawPaths:
         """Its raw paths; with ``check``, a missing one is a ConfigError naming key and path."""
@@ -409,7 +411,6 @@ class Config:
     pose2d: PoseOptions
     roi: RoiOptions
     ensemble: EnsembleOptions
-    demo: DemoOptions
     floors: FloorOptions
 
     @classmethod
@@ -428,7 +429,6 @@ class Config:
             for name, entry in config["datasets"].items()
         }
         ensemble = config["ensemble"]
-        demo = {**config["demo"], "frames": tuple(config["demo"]["frames"])}
         return cls(
             source=config,
             datasets=datasets,
@@ -439,9 +439,13 @@ class Config:
             ensemble=EnsembleOptions(
                 tuple(ensemble["streams"]), dict(ensemble["weights"]), ensemble["softmax"]
             ),
-            demo=DemoOptions(**demo),
             floors=FloorOptions(**config["floors"]),
         )
+
+    def demo_options(self, name: str) -> dict[str, Any]:
+        """The generator options of generated dataset ``name``: the config section named
+        like its kind (``demo``, ``demo_pku``, ``demo_nucla``; see the schema)."""
+        return copy.deepcopy(dict(self.source[self.dataset(name).kind.kind]))
 
     def dataset(self, name: str) -> DatasetConfig:
         try:

@@ -62,6 +62,9 @@ def test_shipped_configs_are_valid():
     assert len(main.dataset("ntu120").raw_paths(check=False).skeletons) == 2
     demo = load_config([REPO / "config" / "demo.yaml"])
     assert list(demo.datasets) == ["demo"]
+    for name, kind in (("demo_pku", "demopku"), ("demo_nucla", "demonucla")):
+        config = load_config([REPO / "config" / f"{name}.yaml"])
+        assert list(config.datasets) == [kind] and config.dataset(kind).kind.kind == name
 
 
 def test_later_files_update_earlier_ones(tmp_path):

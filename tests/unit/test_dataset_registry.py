@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+from pathlib import Path
 
 import pytest
 from conftest import realdata
@@ -14,7 +15,10 @@ from mmnet.datasets import DATASETS
 
 def test_every_kind_has_its_class_names():
     sizes = {kind: len(d.class_names) for kind, d in DATASETS.items()}
-    assert sizes == {"ntu60": 60, "ntu120": 120, "pku": 51, "nucla": 10, "demo": 7}
+    assert sizes == {
+        "ntu60": 60, "ntu120": 120, "pku": 51, "nucla": 10, "demo": 7, "demo_pku": 7,
+        "demo_nucla": 6,
+    }  # fmt: skip
     for dataset in DATASETS.values():
         assert len(set(dataset.class_names)) == dataset.num_class
         assert all(1 <= a <= dataset.num_class for a in dataset.two_person_actions)
@@ -48,8 +52,12 @@ def _config(**datasets) -> dict:
         ({"kind": "nucla", "skeletons": "/s", "splits": "/x"}, "datasets.d: ['splits'] not used by kind 'nucla'"),
         ({"kind": "nucla", "skeletons": "/s", "protocols": [321]}, "datasets.d.protocols: ['321'] not protocols of kind 'nucla'"),
         ({**PKU, "protocols": ["123"]}, "datasets.d.protocols: ['123'] not protocols of kind 'pku'"),
+        ({**PKU, "frames": "/f"}, "datasets.d: ['frames'] not used by kind 'pku'"),
+        ({"kind": "demo_pku", "labels": "/l"}, "datasets.d: ['labels'] not allowed for kind 'demo_pku'"),
+        ({"kind": "demo_nucla", "skeletons": "/s", "frames": "/f"}, "['frames', 'skeletons'] not allowed for kind 'demo_nucla'"),
     ],
-    ids=["no-labels", "no-splits", "labels-on-ntu", "splits-on-nucla", "nucla-protocol", "pku-protocol"],
+    ids=["no-labels", "no-splits", "labels-on-ntu", "splits-on-nucla", "nucla-protocol", "pku-protocol",
+         "frames-on-pku", "paths-on-demo-pku", "paths-on-demo-nucla"],
 )  # fmt: skip
 def test_errors_name_the_key(entry, message):
     with pytest.raises(ConfigError) as info:
@@ -75,3 +83,44 @@ def test_missing_pku_folders_name_key_and_path():
     config = Config.from_dict(_config(pku={**entry, "splits": str(root / "Split")}))
     paths = config.dataset("pku").raw_paths()
     assert paths.extra == {"labels": root, "splits": root / "Split"}
+
+
+def test_generated_kinds_take_their_raw_paths_under_results():
+    config = Config.from_dict(
+        _config(p={"kind": "demo_pku"}, n={"kind": "demo_nucla"}, d={"kind": "demo"})
+    )
+    pku = config.dataset("p").raw_paths()
+    assert pku.skeletons == (Path("results/p/raw/PKU_Skeleton_Renew"),)
+    assert pku.extra == {"labels": Path("results/p/raw/Train_Label_PKU_final"),
+                         "splits": Path("results/p/raw/Split")}  # fmt: skip
+    assert pku.videos is None and pku.missing_skeletons is None  # RGB off for now
+    nucla = config.dataset("n").raw_paths()
+    assert nucla.skeletons == (
+        Path("results/n/raw/multiview_action_skeleton"),
+        Path("results/n/raw/all_sqe"),
+    )
+    assert nucla.extra == {} and nucla.videos is None
+    assert config.dataset("d").raw_paths().videos == Path("results/d/raw/videos")
+    assert [config.dataset(n).generated for n in "pnd"] == [True, True, True]
+    assert [config.dataset(n).has_rgb for n in "pnd"] == [False, False, True]
+    assert config.demo_options("p") == {
+        "seed": 0, "subjects": 6, "sequences": 2, "frames": [40, 56], "gaps": [12, 30],
+    }  # fmt: skip
+    assert config.demo_options("n") == {
+        "seed": 0, "subjects": 6, "environments": 2, "frames": [40, 56],
+    }  # fmt: skip
+    assert config.demo_options("d")["replications"] == 2
+
+
+def test_nucla_frames_is_an_optional_raw_path(tmp_path):
+    entry = {"kind": "nucla", "skeletons": str(tmp_path)}
+    config = Config.from_dict(_config(n=entry))
+    assert config.dataset("n").raw_paths().extra == {}
+    entry["frames"] = str(tmp_path / "multiview_action")
+    config = Config.from_dict(_config(n=entry))
+    with pytest.raises(
+        ConfigError, match=r"datasets\.n\.frames: folder '.*multiview_action' does not exist"
+    ):
+        config.dataset("n").raw_paths()
+    (tmp_path / "multiview_action").mkdir()
+    assert config.dataset("n").raw_paths().extra == {"frames": tmp_path / "multiview_action"}

@@ -33,6 +33,34 @@ class RawPaths:
     extra: Mapping[str, Path] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class GeneratedRaw:
+    """Where a generated (demo) kind's raw files lie, relative to its raw root
+    ``results/<name>/raw/``: the raw paths a config entry gives for a real dataset.
+
+    Attributes:
+        skeletons: folder(s) of skeleton files.
+        videos: folder of videos (None: the RGB stages do not run for the kind).
+        missing_skeletons: the exclusion list, if the generator writes one.
+        extra: the kind's further raw paths (:attr:`Dataset.extra_paths` and
+            :attr:`Dataset.optional_paths` keys).
+    """
+
+    skeletons: tuple[str, ...]
+    videos: str | None = None
+    missing_skeletons: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def raw_paths(self, root: Path) -> RawPaths:
+        """The raw paths of a dataset generated under ``root``."""
+        return RawPaths(
+            skeletons=tuple(root / folder for folder in self.skeletons),
+            videos=root / self.videos if self.videos else None,
+            missing_skeletons=root / self.missing_skeletons if self.missing_skeletons else None,
+            extra={key: root / path for key, path in self.extra.items()},
+        )
+
+
 #: A protocol is a rule that marks the training rows of a samples table (True = train). Most
 #: rules read only the table's id columns; the raw paths are there for datasets whose
 #: official splits are files (PKU-MMD).
@@ -46,6 +74,12 @@ class UnusableSample(ValueError):
     The skeleton stage always records it as ``rejected`` with this message, whatever
     ``skeleton.on_error`` says: the dataset is usable, this one sample is not.
     """
+
+
+class FramesUnavailable(ValueError):
+    """A sample's RGB frame files cannot be listed (no frame folder, no ``fileList.txt``, a
+    line that is not numbers); the message names the path. The RGB stages record it for
+    the sample and go on."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +166,12 @@ class Dataset(ABC):
         extra_paths: further raw paths the kind needs: config key -> ``"folder"`` or
             ``"file"``. Each is required in the config entry, checked to exist, and reaches
             :meth:`list_samples` and the split rules as ``RawPaths.extra[key]``.
+        optional_paths: further raw paths the kind can use, as ``extra_paths`` but
+            optional (N-UCLA's ``frames``); present ones reach ``RawPaths.extra[key]``.
         rgb: geometry of the RGB stages (patch size, person choice, flip).
+        generated: for a demo kind, where :mod:`mmnet.demo` writes its raw files under
+            ``results/<name>/raw/`` (the config entry then names no raw path); None for a
+            real dataset.
     """
 
     kind: str
@@ -146,7 +185,9 @@ class Dataset(ABC):
     id_pattern: str
     missing_list: str | None = None
     extra_paths: Mapping[str, str] = field(default_factory=dict)
+    optional_paths: Mapping[str, str] = field(default_factory=dict)
     rgb: RgbSpec = RgbSpec()
+    generated: GeneratedRaw | None = None
 
     @property
     def layout(self) -> Layout:
@@ -178,6 +219,17 @@ class Dataset(ABC):
         return SampleVideo(
             path if isinstance(path, str) and path else None, 0, int(row["n_frames"])
         )
+
+    def frame_files(self, row: Mapping) -> list[Path] | None:
+        """The image files of a sample's frames, sample frame k = entry k, for a dataset
+        that ships frames instead of videos (N-UCLA); None: its frames are in videos
+        (:meth:`sample_video`). Raises :class:`FramesUnavailable` naming the path."""
+        return None
+
+    def depth_files(self, row: Mapping) -> list[Path | None] | None:
+        """The depth image of each of :meth:`frame_files` (None where there is none);
+        None for a dataset without depth images."""
+        return None
 
     def frame_stem(self, row: Mapping, frame: int) -> str:
         """File stem of video frame ``frame`` of a sample, as OpenPose names its output

@@ -35,6 +35,7 @@ from mmnet.datasets.base import (
     STATUS_OK,
     STATUS_REJECTED,
     Dataset,
+    FramesUnavailable,
     RawPaths,
     RawSkeleton,
     UnusableSample,
@@ -51,6 +52,9 @@ VIEWS = (1, 2, 3)
 JOINTS = 20
 JOINT_LINE_FIELDS = 4  # x, y, z, trackingState
 ID_FIELDS = ("subject", "action", "environment", "view")
+#: The list of a frame folder's frames (``multiview_action/view_V/aAA_sSS_eEE/fileList.txt``).
+FILE_LIST = "fileList.txt"
+_DEPTH_FILE = re.compile(r"frame_(\d+)_tc_(\d+)_depth\.png")
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,85 @@ def video_relpath(subject: int, action: int, environment: int, view: int) -> Pat
     """Where ``multiview_action_videos`` keeps a sample's video: ``a08/v01_s01_e00.avi``."""
     folder = f"a{FOLDER_OF_ACTION[action]:02d}"
     return Path(folder) / f"v{view:02d}_s{subject:02d}_e{environment - 1:02d}.avi"
+
+
+def frames_relpath(subject: int, action: int, environment: int, view: int) -> Path:
+    """Where ``multiview_action`` keeps a sample's frames: ``view_1/a08_s01_e00``."""
+    folder = f"a{FOLDER_OF_ACTION[action]:02d}_s{subject:02d}_e{environment - 1:02d}"
+    return Path(f"view_{view}") / folder
+
+
+@dataclass(frozen=True)
+class FileListEntry:
+    """A kept line of a ``fileList.txt``: one RGB frame,
+    ``frame_<number>_tc_<time_code>_rgb.jpg``.
+
+    ``number`` stays the text as written: the original compares frame numbers as text.
+    """
+
+    number: str
+    time_code: str
+    line: int  # 1-based line of fileList.txt
+
+    @property
+    def rgb_name(self) -> str:
+        return f"frame_{int(self.number)}_tc_{int(self.time_code)}_rgb.jpg"
+
+
+def read_file_list(path: str | Path) -> list[FileListEntry]:
+    """The lines of a ``fileList.txt`` the original keeps (spec §1.3): each line is split on
+    blanks; a line of more than 3 tokens keeps tokens 3-5 (1-based); a line left with fewer
+    than 3 is skipped (the original's "unconsistent frames"; so is a 4-token line, whose
+    tokens 3-4 are only two). Of a kept triple, token 1 is the frame number and token 2 the
+    time code; token 3 is never read.
+
+    Raises :class:`FramesUnavailable` naming the file for a missing file, and the line for
+    a frame number or time code that is not an integer.
+    """
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise FramesUnavailable(f"{path}: no {FILE_LIST}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise FramesUnavailable(f"{path}: cannot read the frame list ({err})") from None
+    entries = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        tokens = line.split()
+        if len(tokens) > 3:
+            tokens = tokens[2:5]
+        if len(tokens) < 3:
+            continue
+        if not all(re.fullmatch(r"[+-]?\d+", token) for token in tokens[:2]):
+            raise FramesUnavailable(
+                f"{path}, line {number}: frame number and time code must be integers, "
+                f"found {line.strip()!r}"
+            )
+        entries.append(FileListEntry(tokens[0], tokens[1], number))
+    return entries
+
+
+def filter_file_list(entries: list[FileListEntry]) -> list[FileListEntry]:
+    """The original's frame list (``rgb_frames`` of its ``segment_rgbbody_nucla.py``, spec
+    §4.3.5): entry k is the frame of OpenPose index k.
+
+    For i = 1 .. len - 2 (entry 0 is always skipped): when entries i and i + 1 carry the
+    same frame number, entry i + 1 is kept and i + 1 is not visited; otherwise entry i is
+    kept. So the first entry is never used, nor is the last one, except when it repeats
+    the frame number of the one before it (then it stands in for it: the spec's "never
+    used" misses this case). Of three equal numbers in a row, the second and the third are
+    kept.
+    """
+    kept = []
+    skip = 0
+    for i in range(len(entries) - 1):
+        if i == skip:
+            continue
+        if entries[i].number == entries[i + 1].number:
+            kept.append(entries[i + 1])
+            skip = i + 1
+        else:
+            kept.append(entries[i])
+    return kept
 
 
 def _ids_of(path: Path) -> tuple[str, dict[str, int], str]:
@@ -135,7 +218,9 @@ def read_reformatted(path: str | Path) -> RawSkeleton:
 
 @dataclass(frozen=True)
 class NUCLADataset(Dataset):
-    """N-UCLA; raw path ``skeletons``: folder(s) of ``.skeleton`` and/or ``all_sqe`` files."""
+    """N-UCLA; raw path ``skeletons``: folder(s) of ``.skeleton`` and/or ``all_sqe`` files;
+    optional ``frames``: the ``multiview_action`` folder (``view_V/aAA_sSS_eEE/`` frame
+    folders with their ``fileList.txt``), for the RGB side."""
 
     def list_samples(self, raw: RawPaths) -> pd.DataFrame:
         missing, missing_source = self.missing_samples(raw)
@@ -154,9 +239,11 @@ class NUCLADataset(Dataset):
                     status, reason = STATUS_EXCLUDED, f"listed in {missing_source}"
                 else:
                     status = STATUS_OK if ok else STATUS_REJECTED
-                video = None
+                video = frames = None
                 if ok and raw.videos is not None:
                     video = str(raw.videos / video_relpath(**fields))
+                if ok and "frames" in raw.extra:
+                    frames = str(raw.extra["frames"] / frames_relpath(**fields))
                 records[sample] = {
                     "sample": sample,
                     **{key: fields.get(key, -1) for key in ID_FIELDS},
@@ -164,6 +251,7 @@ class NUCLADataset(Dataset):
                     "label": fields["action"] - 1 if ok else -1,
                     "skeleton_path": str(path),
                     "video_path": video,
+                    "frames_dir": frames,
                     "status": status,
                     "reason": reason,
                 }
@@ -188,15 +276,62 @@ class NUCLADataset(Dataset):
         joints = content["skeletons"][None]  # (1, F, 20, 3): one body
         return RawSkeleton(joints, int(joints.any()))
 
+    def frame_files(self, row: Mapping) -> list[Path]:
+        """The sample's RGB frames, entry k = OpenPose index k: the frame folder's
+        ``fileList.txt`` through :func:`read_file_list` and :func:`filter_file_list`.
+
+        Only the list is read: a listed file that is missing or unreadable is for the stage
+        that reads it to record. Raises :class:`FramesUnavailable` naming the path when no
+        frame folder is configured or on disk, the list is missing, or no line is usable.
+        """
+        folder, entries = self._frame_list(row)
+        return [folder / entry.rgb_name for entry in entries]
+
+    def depth_files(self, row: Mapping) -> list[Path | None]:
+        """The depth image of each of :meth:`frame_files`: a ``frame_<number>_tc_*_depth.png``
+        of the folder (the depth stream has its own time codes, so the original looks depth
+        files up by frame number with any time code); of several, the one nearest in time
+        to the RGB frame (the original takes whichever the folder walk lists first). None
+        where there is none."""
+        folder, entries = self._frame_list(row)
+        depth: dict[int, list[tuple[int, Path]]] = {}
+        for path in folder.glob("frame_*_depth.png"):
+            match = _DEPTH_FILE.fullmatch(path.name)
+            if match:
+                depth.setdefault(int(match[1]), []).append((int(match[2]), path))
+        out: list[Path | None] = []
+        for entry in entries:
+            found = depth.get(int(entry.number), [])
+            rgb_time = int(entry.time_code)
+            out.append(
+                min(found, key=lambda tc: (abs(tc[0] - rgb_time), tc[0]))[1] if found else None
+            )
+        return out
+
+    def _frame_list(self, row: Mapping) -> tuple[Path, list[FileListEntry]]:
+        value = row.get("frames_dir")
+        if not isinstance(value, str) or not value:
+            raise FramesUnavailable(
+                f"{row['sample']}: no frame folder (the dataset's 'frames' raw path, the "
+                "multiview_action folder, is not configured)"
+            )
+        folder = Path(value)
+        if not folder.is_dir():
+            raise FramesUnavailable(f"{folder}: the sample's frame folder does not exist")
+        entries = filter_file_list(read_file_list(folder / FILE_LIST))
+        if not entries:
+            raise FramesUnavailable(f"{folder / FILE_LIST}: no usable frame line")
+        return folder, entries
+
 
 _COLUMNS = [
-    "sample", *ID_FIELDS, "original_name", "label", "skeleton_path", "video_path", "status",
-    "reason",
+    "sample", *ID_FIELDS, "original_name", "label", "skeleton_path", "video_path",
+    "frames_dir", "status", "reason",
 ]  # fmt: skip
 _DTYPES = {
     "sample": "string", **dict.fromkeys(ID_FIELDS, "int32"), "original_name": "string",
-    "label": "int32", "skeleton_path": "string", "video_path": "string", "status": "string",
-    "reason": "string",
+    "label": "int32", "skeleton_path": "string", "video_path": "string",
+    "frames_dir": "string", "status": "string", "reason": "string",
 }  # fmt: skip
 
 PROTOCOLS = ("123", "132", "231")
@@ -212,4 +347,5 @@ NUCLA = NUCLADataset(
     two_person_actions=frozenset(),
     id_pattern=NUCLA_ID,
     missing_list="nucla_missing_skeletons.txt",
+    optional_paths={"frames": "folder"},
 )

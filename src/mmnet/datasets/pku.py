@@ -37,6 +37,7 @@ from mmnet.datasets.base import (
     Dataset,
     RawPaths,
     RawSkeleton,
+    SampleVideo,
     UnusableSample,
     read_lines,
 )
@@ -305,6 +306,31 @@ class PKUDataset(Dataset):
         joints = frames[start - 1 : end].transpose(1, 0, 2, 3).copy()  # (2, F, 25, 3)
         present = joints.reshape(PERSONS, len(joints[0]), -1).any(axis=2)  # (2, F)
         return RawSkeleton(joints, int(present.sum(axis=0).max()))
+
+    def sample_video(self, row: Mapping) -> SampleVideo:
+        """The long video ``0fff-V.avi`` and the instance's frames in it.
+
+        Label frame numbers are 1-based (frame n is row n of the skeleton file), video
+        frames 0-based: label frame n is video frame n - 1. So sample frame i (row
+        ``start + i``, frame i of :meth:`read_skeleton`) is video frame ``start - 1 + i``,
+        over ``end - start + 1`` frames. The original used the label numbers directly as
+        0-based frame indices, one frame late (spec §4.3.2); fixed here. A window past the
+        skeleton's end is rejected by the skeleton stage; one that fits the skeleton but not
+        the video is recorded by the stage that opens the video (``frame_count_mismatch``).
+        """
+        path = row.get("video_path")
+        start, end = int(row["start"]), int(row["end"])
+        path = path if isinstance(path, str) and path else None
+        return SampleVideo(path, start - 1, end - start + 1, whole_video=False)
+
+    def frame_stem(self, row: Mapping, frame: int) -> str:
+        """``0036-L_000000000205``: frames are named after the long video (spec §1.4)."""
+        return f"{row['video']}_{frame:012d}"
+
+    def openpose_json(self, root: Path, row: Mapping, frame: int) -> Path:
+        """The authors' layout: one folder per long video, named ``0036-L.avi`` (sic), its
+        files indexed over the whole long video (spec §1.4)."""
+        return Path(root) / f"{row['video']}.avi" / f"{self.frame_stem(row, frame)}_keypoints.json"
 
 
 _COLUMNS = [

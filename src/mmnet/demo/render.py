@@ -1,9 +1,11 @@
-"""Camera model and RGB rendering for the demo dataset (see :mod:`mmnet.datasets.demo`).
+"""Camera model and rendering for the demo datasets (see :mod:`mmnet.demo`).
 
-The videos must agree with the skeleton files to the pixel, because the RGB side crops
-regions around the Kinect joints' colour coordinates. So the renderer draws every actor from
-the very camera-space joints that are written to the ``.skeleton`` file, projected with the
-same Kinect-like pinhole model (:func:`project_color`), scaled to the video size.
+The images must agree with the skeleton files to the pixel, because the RGB side crops
+regions around the joints' image positions. So the renderer draws every actor from the very
+camera-space joints that are written to the skeleton files, projected with the same
+Kinect-like pinhole model (:class:`Pinhole`; Kinect v2's 1920x1080 colour camera for the NTU
+and PKU-MMD demos, Kinect v1's 640x480 one for N-UCLA), scaled to the image size. Depth
+images (N-UCLA) are drawn from the same joints, in millimetres.
 """
 
 from __future__ import annotations
@@ -35,6 +37,20 @@ def _pinhole(xyz: np.ndarray, f: tuple[float, float], c: tuple[float, float]) ->
     return np.stack([f[0] * xyz[..., 0] / z + c[0], f[1] * xyz[..., 1] / z + c[1]], axis=-1)
 
 
+@dataclass(frozen=True)
+class Pinhole:
+    """A colour camera: focal lengths ``f`` and principal point ``c`` (pixels) of ``size``
+    images; image y grows downwards, hence a negative ``f[1]``."""
+
+    f: tuple[float, float]
+    c: tuple[float, float]
+    size: tuple[int, int]
+
+    def project(self, xyz: np.ndarray) -> np.ndarray:
+        """Camera-space points ``(..., 3)`` (metres) to pixels ``(..., 2)``."""
+        return _pinhole(xyz, self.f, self.c)
+
+
 def project_color(xyz: np.ndarray) -> np.ndarray:
     """Camera-space points ``(..., 3)`` (metres) to 1920x1080 colour pixels ``(..., 2)``."""
     return _pinhole(xyz, _COLOR_F, _COLOR_C)
@@ -43,6 +59,12 @@ def project_color(xyz: np.ndarray) -> np.ndarray:
 def project_depth(xyz: np.ndarray) -> np.ndarray:
     """Camera-space points ``(..., 3)`` (metres) to 512x424 depth pixels ``(..., 2)``."""
     return _pinhole(xyz, _DEPTH_F, _DEPTH_C)
+
+
+#: Kinect v2's colour camera (NTU, PKU-MMD).
+KINECT_V2_COLOR = Pinhole(_COLOR_F, _COLOR_C, COLOR_SIZE)
+#: Kinect v1's colour camera (N-UCLA): its nominal 525 px focal length, centred.
+KINECT_V1_COLOR = Pinhole((525.0, -525.0), (319.5, 239.5), (640, 480))
 
 
 @dataclass(frozen=True)
@@ -66,6 +88,7 @@ class Prop:
         axis: (T, 3) camera-space unit vector along the long side.
         width, length: size in metres.
         color: fill colour; ``rim`` is drawn at the ``+axis`` end (cup rim, phone screen).
+        visible: (T,) bool, the frames it is drawn in (None: all).
     """
 
     center: np.ndarray
@@ -74,6 +97,7 @@ class Prop:
     length: float
     color: Color
     rim: Color
+    visible: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,7 +129,6 @@ _LIMBS = (
 _LIMB_IDX = np.array([(_J[a], _J[b]) for a, b, _, _ in _LIMBS])
 _HEAD_RADIUS = 0.105
 _HAND_RADIUS = 0.045
-_PX_PER_M_AT_1M = _COLOR_F[0]  # colour pixels per metre at 1 m depth
 # MPEG-4 quantiser: ~36-37 dB PSNR at ~0.6 KB per frame at 480x270.
 _QUANTISER = 7
 
@@ -173,11 +196,16 @@ def _round_line(
         draw.ellipse((c[0] - r, c[1] - r, c[0] + r, c[1] + r), fill=color)
 
 
+def _polygon(draw: ImageDraw.ImageDraw, points: list[tuple[float, float]], fill: int) -> None:
+    draw.polygon(points, fill=fill)
+
+
 class _FrameItems:
     """Everything one actor contributes to one frame, as (depth, draw callback) pairs."""
 
-    def __init__(self, actor: Actor, scale: tuple[float, float]) -> None:
+    def __init__(self, actor: Actor, scale: tuple[float, float], camera: Pinhole) -> None:
         self.actor = actor
+        self.camera = camera
         a = actor.appearance
         self.colors = {
             "trousers": a.trousers,
@@ -187,14 +215,14 @@ class _FrameItems:
             "skin": a.skin,
         }
         self.scale = np.asarray(scale)
-        self.pix = project_color(actor.joints) * self.scale  # (T, 25, 2) video pixels
+        self.pix = camera.project(actor.joints) * self.scale  # (T, 25, 2) video pixels
         # pixels per metre at depth z (the colour camera's focal length, scaled)
-        self.ppm = _PX_PER_M_AT_1M * self.scale[0] / actor.joints[..., 2]  # (T, 25)
+        self.ppm = camera.f[0] * self.scale[0] / actor.joints[..., 2]  # (T, 25)
         self.prop_pix = [
             (
-                project_color(p.center) * self.scale,
-                project_color(p.center + p.axis * (p.length / 2)) * self.scale,
-                _PX_PER_M_AT_1M * self.scale[0] / p.center[:, 2],
+                camera.project(p.center) * self.scale,
+                camera.project(p.center + p.axis * (p.length / 2)) * self.scale,
+                camera.f[0] * self.scale[0] / p.center[:, 2],
             )
             for p in actor.props
         ]
@@ -223,6 +251,8 @@ class _FrameItems:
         neck = (pix[_J["Neck"]], pix[_J["SpineShoulder"]], 0.09 * ppm[_J["Neck"]])
         out.append((depth[head], 0, (self._head, pix[head], _HEAD_RADIUS * ppm[head], neck)))
         for prop, (c, tip, p_ppm) in zip(self.actor.props, self.prop_pix, strict=True):
+            if prop.visible is not None and not prop.visible[t]:
+                continue
             out.append((prop.center[t, 2] - 0.05, 2, (self._prop, prop, c[t], tip[t], p_ppm[t])))
         return out
 
@@ -243,7 +273,32 @@ class _FrameItems:
         draw.ellipse(bbox, fill=a.skin)
         draw.chord(bbox, 195, 345, fill=a.hair)
 
-    def _torso(self, draw: ImageDraw.ImageDraw, t: int) -> None:
+    def silhouette(self, t: int) -> list[tuple[float, object, tuple]]:
+        """Body parts of frame ``t`` for a depth image, as (depth in metres, draw function,
+        its arguments but the fill): limbs, torso, head and hands."""
+        joints, pix, ppm = self.actor.joints[t], self.pix[t], self.ppm[t]
+        depth = joints[:, 2]
+        out: list[tuple[float, object, tuple]] = [
+            (
+                (depth[a] + depth[b]) / 2,
+                _round_line,
+                (pix[a], pix[b], _LIMBS[k][2] * (ppm[a] + ppm[b]) / 2),
+            )
+            for k, (a, b) in enumerate(_LIMB_IDX)
+        ]
+        for name, radius in (
+            ("Head", _HEAD_RADIUS),
+            ("HandLeft", _HAND_RADIUS),
+            ("HandRight", _HAND_RADIUS),
+        ):
+            j = _J[name]
+            out.append((depth[j], self._disc, (pix[j], radius * ppm[j])))
+        torso = [_J[n] for n in ("ShoulderLeft", "ShoulderRight", "HipLeft", "HipRight")]
+        out.append((float(depth[torso].mean()), _polygon, (self._torso_outline(t),)))
+        return out
+
+    def _torso_outline(self, t: int) -> list[tuple[float, float]]:
+        """Corners of the shirt: shoulders and hips, widened."""
         j = self.actor.joints[t]
         sl, sr = j[_J["ShoulderLeft"]], j[_J["ShoulderRight"]]
         hl, hr = j[_J["HipLeft"]], j[_J["HipRight"]]
@@ -257,7 +312,10 @@ class _FrameItems:
                 hl + 0.6 * (hl - hr) + waist * 0.2,
             ]
         )
-        pts = project_color(pts3) * self.scale
+        return [tuple(p) for p in self.camera.project(pts3) * self.scale]
+
+    def _torso(self, draw: ImageDraw.ImageDraw, t: int) -> None:
+        pts = self._torso_outline(t)
         ppm = float(self.ppm[t, _J["SpineMid"]])
         colors = self.colors
         _round_line(
@@ -274,7 +332,7 @@ class _FrameItems:
             0.2 * ppm,
             colors["shirt"],
         )
-        draw.polygon([tuple(p) for p in pts], fill=colors["shirt"])
+        draw.polygon(pts, fill=colors["shirt"])
 
     @staticmethod
     def _prop(
@@ -292,11 +350,13 @@ class _FrameItems:
         draw.polygon([tuple(p) for p in rim], fill=prop.rim)
 
 
-def render_frames(actors: Iterable[Actor], bg: np.ndarray, n_frames: int) -> Iterator[Image.Image]:
+def render_frames(
+    actors: Iterable[Actor], bg: np.ndarray, n_frames: int, camera: Pinhole = KINECT_V2_COLOR
+) -> Iterator[Image.Image]:
     """Yield the video frames: background plus every actor, painted far to near."""
     h, w = bg.shape[:2]
-    scale = (w / COLOR_SIZE[0], h / COLOR_SIZE[1])
-    per_actor = [_FrameItems(a, scale) for a in actors]
+    scale = (w / camera.size[0], h / camera.size[1])
+    per_actor = [_FrameItems(a, scale, camera) for a in actors]
     base = Image.fromarray(bg)
     for t in range(n_frames):
         img = base.copy()
@@ -310,6 +370,25 @@ def render_frames(actors: Iterable[Actor], bg: np.ndarray, n_frames: int) -> Ite
             fn, *args = call  # type: ignore[misc]
             fn(draw, *args)
         yield img
+
+
+def render_depth(
+    actors: Iterable[Actor], background_mm: np.ndarray, n_frames: int, camera: Pinhole
+) -> Iterator[np.ndarray]:
+    """Yield depth images ``(H, W)`` uint16 in millimetres (0: no reading), the size of
+    ``background_mm``: each body part at its joints' depth, nearer parts over farther."""
+    h, w = background_mm.shape
+    scale = (w / camera.size[0], h / camera.size[1])
+    per_actor = [_FrameItems(a, scale, camera) for a in actors]
+    base = Image.fromarray(background_mm.astype(np.int32))
+    for t in range(n_frames):
+        img = base.copy()
+        draw = ImageDraw.Draw(img)
+        parts = [part for fi in per_actor for part in fi.silhouette(t)]
+        parts.sort(key=lambda part: -part[0])
+        for depth, fn, args in parts:
+            fn(draw, *args, round(depth * 1000))  # type: ignore[operator]
+        yield np.asarray(img).astype(np.uint16)
 
 
 def write_video(

@@ -1,4 +1,4 @@
-"""Stage demo_dataset: the embedded demo dataset's raw files (``mmnet demo``)."""
+"""Stage demo_dataset: a demo dataset's raw files (``mmnet demo``), by its kind's generator."""
 
 from __future__ import annotations
 
@@ -9,14 +9,6 @@ from mmnet.config import Config
 
 def demo_dataset(config: Config, dataset: str, out_dir: str | Path) -> None:
     """Write the raw files of demo dataset ``dataset`` into ``out_dir``."""
-    from mmnet.demo import generate_demo  # the video writer: only when a demo is generated
+    from mmnet.demo import generate_raw  # the video writer: only when a demo is generated
 
-    config.dataset(dataset)
-    options = config.demo
-    generate_demo(
-        out_dir,
-        seed=options.seed,
-        subjects=options.subjects,
-        replications=options.replications,
-        frames=options.frames,
-    )
+    generate_raw(config.dataset(dataset).kind.kind, out_dir, config.demo_options(dataset))
