@@ -189,8 +189,9 @@ def test_options_resolve_presets_then_overrides(tmp_path):
         "    - {match: {dataset: big, stream: [joint]}, set: {epochs: 7}}\n"
     ))])  # fmt: skip
     assert config.train_options("demo", "xsub", "joint").epochs == 5
-    big_bone = config.train_options("big", "xsub", "bone")
-    assert (big_bone.epochs, big_bone.lr_steps, big_bone.random_move) == (50, (30, 40), True)
+    big_bone = config.train_options("big", "xsub", "bone")  # MS-G3D's NTU120 recipe
+    assert (big_bone.backbone, big_bone.epochs, big_bone.lr_steps) == ("msg3d", 60, (30, 50))
+    assert not big_bone.random_move
     assert config.train_options("big", "xset", "joint").epochs == 7  # override after preset
     big_rgb = config.train_options("big", "xsub", "rgb")
     assert (big_rgb.epochs, big_rgb.base_lr, big_rgb.random_interval) == (5, 0.02, False)
