@@ -6,14 +6,18 @@ Stores:
     built here with ``mmnet skeletons -w 2`` unless ``--store DIR`` holds them already;
   * ``roi.zarr`` of realistic tiles: the real NTU videos through the real stages
     (MediaPipe poses, ``build_roi``, as ``bench/roi.py``), its rows repeated to ``--roi-rows``
-    rows (real lossless-WebP columns, about 12 KB each).
+    rows (real columns, written as ``build_roi`` writes them).
 
 Loaders: ``mmnet.train``'s own (``SkeletonData`` / ``FusedData``, ``TrainBatches`` at the
 original's batch of 64, a torch ``DataLoader`` as ``mmnet.train`` builds it) over the xsub
 training rows, with 0 workers (the main process: one core), 1 and 2 workers. Streams: joint
-and bone, each with and without ``random_move`` (``-move``); rgb (a training tile decoded, random
-interval and flip, with the joint sequence alongside; the ImageNet normalisation runs on the
-device in training, and its CPU cost per batch is printed apart).
+and bone, each with and without ``random_move`` (``-move``); rgb: a training tile (random
+interval and flip) with the cached attention statistics (the default training), ``rgb-joint``
+with the joint sequence instead (no augmentation), ``rgb-move`` with the joint sequence under
+``random_move`` (the statistics cannot be cached then). The ImageNet normalisation runs on the
+device in training; its CPU cost per batch is printed apart. Rates: samples per second of
+wall clock, per CPU second of the main process (0 workers) and per CPU second of the worker
+processes (1 and 2 workers; read from ``/proc``), since the machine may be shared.
 
 GPU side (no GPU here): FLOPs per training sample of each stream's model (ST-GCN at
 T = 300, 2 persons; MMNet's ResNet-18 on a 225 x 225 tile, plus the frozen ST-GCN's forward
@@ -53,7 +57,8 @@ import scale
 from mmnet.datasets.ntu import NTU60
 from mmnet.models.resnet import normalize_rgb
 from mmnet.roi import RoiStore
-from mmnet.store import create_sample_array
+from mmnet.roi.store import create_column_array, write_columns
+from mmnet.store import SAMPLES_PER_FILE, create_sample_array
 from mmnet.train.data import FusedData, SkeletonData, TrainBatches
 
 BATCH = 64  # the original's training batch, every stream
@@ -106,7 +111,11 @@ def build_roi_store(work: Path, rows: int) -> Path:
     available = np.flatnonzero(source["available"][:])
     order = available[np.arange(rows) % len(available)]
     out = work / "roi.zarr"
-    for name in ROI_ARRAYS:
+    columns = source["columns"][:]
+    array = create_column_array(out, rows, columns.shape[1])
+    for start in range(0, rows, SAMPLES_PER_FILE):  # whole shard files, as build_roi
+        write_columns(array, start, columns[order[start : start + SAMPLES_PER_FILE]])
+    for name in ROI_ARRAYS[1:]:
         if name not in source:
             continue
         data = source[name][:][order]
@@ -117,10 +126,20 @@ def build_roi_store(work: Path, rows: int) -> Path:
     return out
 
 
+def worker_cpu_s(batch_iter) -> float:
+    """CPU seconds (user + system) the DataLoader's worker processes have used so far."""
+    ticks = 0
+    for worker in getattr(batch_iter, "_workers", []):
+        fields = Path(f"/proc/{worker.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def rate(dataset, workers: int, batches: int) -> dict:
     """Samples/s a DataLoader delivers over ``batches`` batches after the first one (wall
-    clock), and with no worker also per CPU second of this process (what one core gives when
-    the machine is shared: other processes slow the wall clock, not the CPU time)."""
+    clock); per CPU second of this process with no worker, and of the worker processes with
+    workers (what one core gives when the machine is shared: other processes slow the wall
+    clock, not the CPU time)."""
     batches = min(batches, len(dataset) // BATCH - 1)
     sampler = TrainBatches(len(dataset), BATCH, seed=0)
     sampler.set_epoch(1)
@@ -131,15 +150,19 @@ def rate(dataset, workers: int, batches: int) -> dict:
     batch_iter = iter(loader)
     next(batch_iter)
     first = time.perf_counter() - start
-    start, cpu = time.perf_counter(), time.process_time()
+    start, cpu, in_workers = time.perf_counter(), time.process_time(), worker_cpu_s(batch_iter)
     for _ in range(batches):
         next(batch_iter)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    in_workers = worker_cpu_s(batch_iter) - in_workers
     del batch_iter
     out = {"samples_per_s": batches * BATCH / seconds, "first_batch_s": first}
     out["load"] = os.getloadavg()[0]
     if workers == 0:
         out["samples_per_cpu_s"] = batches * BATCH / cpu
+    else:
+        out["samples_per_worker_cpu_s"] = batches * BATCH / max(in_workers, 1e-9)
+        out["main_cpu_ms_per_batch"] = cpu / batches * 1e3
     return out
 
 
@@ -235,16 +258,19 @@ def main() -> None:
         roi_rows = min(args.roi_rows, len(samples))
         report.update(samples=len(samples), train_rows=len(train), roi_rows=roi_rows)
 
-        def fused() -> FusedData:
+        def fused(stats: bool, move: bool = False) -> FusedData:
             roi = RoiStore(
                 work / "roi.zarr"
                 if (work / "roi.zarr").is_dir()
                 else build_roi_store(work, roi_rows)
             )
             rows = train[train < roi_rows]
-            return FusedData(
-                skeletons("joint", False, rows), roi, random_interval=True, random_flip=True
+            data = FusedData(
+                skeletons("joint", move, rows), roi, random_interval=True, random_flip=True
             )
+            if stats:  # what mmnet.train's cache_attention sets: 7 float32 per sample
+                data.stats = np.zeros((len(rows), 7), dtype=np.float32)
+            return data
 
         def skeletons(stream: str, move: bool, rows=train) -> SkeletonData:
             return SkeletonData(store, rows, labels[rows], stream=stream,
@@ -255,7 +281,9 @@ def main() -> None:
             "joint-move": lambda: skeletons("joint", True),
             "bone": lambda: skeletons("bone", False),
             "bone-move": lambda: skeletons("bone", True),
-            "rgb": fused,
+            "rgb": lambda: fused(stats=True),
+            "rgb-joint": lambda: fused(stats=False),
+            "rgb-move": lambda: fused(stats=False, move=True),
         }
         for name, make in streams.items():
             if args.streams and name not in args.streams:
@@ -263,9 +291,13 @@ def main() -> None:
             figures = {w: rate(make(), w, args.batches) for w in args.workers}
             report["streams"][name] = figures
             cpu = f" (per CPU s: {figures[0]['samples_per_cpu_s']:.0f})" if 0 in figures else ""
+            worker = "".join(
+                f" ({w} workers: {f['samples_per_worker_cpu_s']:.0f} per worker CPU s)"
+                for w, f in figures.items() if w
+            )  # fmt: skip
             print(f"{name:10s} " + "  ".join(
                 f"{w} worker(s): {f['samples_per_s']:6.0f}/s" for w, f in figures.items()
-            ) + cpu + f"; load {os.getloadavg()[0]:.1f}")  # fmt: skip
+            ) + cpu + worker + f"; load {os.getloadavg()[0]:.1f}")  # fmt: skip
         tiles = torch.randint(0, 256, (BATCH, 3, 225, 225), dtype=torch.uint8)
         start = time.perf_counter()
         for _ in range(5):
@@ -275,8 +307,11 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     flops = train_flops_per_sample()
     report["train_gflops_per_sample"] = {k: v / 1e9 for k, v in flops.items()}
+    # rgb-joint: as the former rgb row, against the cached-statistics rate; rgb-move: the
+    # frozen ST-GCN runs on every batch
     model_of = {"joint": "stgcn", "joint-move": "stgcn", "bone": "stgcn", "bone-move": "stgcn",
-                "rgb": "mmnet_cached"}  # fmt: skip
+                "rgb": "mmnet_cached", "rgb-joint": "mmnet_cached",
+                "rgb-move": "mmnet_per_batch_stgcn"}  # fmt: skip
     normalise = report["normalise_ms_per_batch_cpu"]
     print(f"\nImageNet normalisation of a batch on the CPU: {normalise:.1f} ms (on the device)")
     achieved = A100_RESNET50_IMAGES_PER_S * resnet50_train_flops()  # FLOP/s
@@ -293,9 +328,12 @@ def main() -> None:
         gflops = flops[model_of[name]] / 1e9
         ceiling = args.gpu_tflops * 1e3 / gflops
         a100 = achieved / 1e9 / gflops
-        # one worker on a core of its own: the main process's rate per CPU second
-        per_worker = (
-            figures[0]["samples_per_cpu_s"] if 0 in figures else figures[1]["samples_per_s"]
+        # one worker on a core of its own: samples per CPU second, the lowest of the main
+        # process's (no worker) and the worker processes' (which also collate into shared
+        # memory for the main process)
+        per_worker = min(
+            f["samples_per_cpu_s"] if w == 0 else f["samples_per_worker_cpu_s"]
+            for w, f in figures.items()
         )
         need = math.ceil(3 * a100 / per_worker)
         report["gpu"][name] = {"gflops": gflops, "ceiling_per_s": ceiling, "a100_per_s": a100,

@@ -11,8 +11,11 @@ memory, -> build_roi, default config: 5 evaluation frames + 3 random-interval dr
   per frame, then per sample 5 x (read JSON, open the 1080p JPEG, 5 PIL crops pasted on a
   480x480 canvas), resize to 225x225; tiles per second per core, bytes per sample;
 * bytes per sample in roi.zarr, and NTU60 / NTU120 extrapolated (56,578 / 113,945 samples);
-* the codec: the same columns as raw pixels, zstd, Blosc, delta + zstd, and lossless WebP
-  (what the store uses) at several efforts: bytes per column and decode time per tile.
+* the codec: the same columns as Blosc LZ4HC (what the store uses), LZ4, zstd, delta + zstd
+  and lossless WebP (what the store used before) at several efforts: bytes per column,
+  CPU time to encode a column and to decode a 5-column tile.
+
+Loader and codec times are CPU time of this process (the machine may be shared).
 
 Usage: python bench/roi.py [--videos DIR] [--reads 200] [--json out.json]
 """
@@ -20,6 +23,7 @@ Usage: python bench/roi.py [--videos DIR] [--reads 200] [--json out.json]
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import shutil
 import sys
@@ -28,12 +32,11 @@ import time
 import warnings
 from pathlib import Path
 
+import numcodecs
 import numpy as np
 import pandas as pd
 import zarr
 from PIL import Image
-from zarr.codecs import BloscCodec, ZstdCodec
-from zarr.codecs.numcodecs import Delta
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
@@ -43,7 +46,8 @@ from mmnet.datasets.ntu import NTU60
 from mmnet.frames import FrameConfig
 from mmnet.pose2d import make_backend
 from mmnet.roi import RoiStore
-from mmnet.roi.store import decode_column, encode_column
+from mmnet.roi.store import COLUMN_CODEC
+from mmnet.roi.tile import EMPTY
 from mmnet.stages.pose2d import estimate_shard, merge_poses
 from mmnet.stages.roi import merge_rois, roi_shard
 from mmnet.stages.shards import Shard, ShardOutput
@@ -120,51 +124,82 @@ def original_tile(folder: Path, frames: list[int], jsons: dict[int, Path]) -> np
 
 
 def tiles_per_second(function, calls: int) -> float:
-    start = time.perf_counter()
+    """Calls per CPU second of this process."""
+    start = time.process_time()
     for i in range(calls):
         function(i)
-    return calls / (time.perf_counter() - start)
+    return calls / (time.process_time() - start)
 
 
-def codec_table(columns: np.ndarray) -> list[dict]:
-    """Bytes per column and decode time per 5-column tile, for candidate encodings."""
+def webp(effort: int) -> tuple:
+    """Lossless WebP at ``effort`` as (encode, decode) of a column (the former store's)."""
+
+    def encode(column: np.ndarray) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(column).save(buffer, "WEBP", lossless=True, method=effort,
+                                     quality=round(100 * effort / 6), exact=True)  # fmt: skip
+        return buffer.getvalue()
+
+    def decode(data: bytes) -> np.ndarray:
+        image = Image.open(io.BytesIO(data), formats=["WEBP"])
+        image.load()
+        return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+
+    return encode, decode
+
+
+def blosc(cname: str, level: int, delta: bool = False) -> tuple:
+    """Blosc without shuffle as (encode, decode); ``delta``: each pixel row minus the row
+    above first (uint8, wrapping), undone by a cumulative sum after decompressing."""
+    codec = numcodecs.Blosc(cname=cname, clevel=level, shuffle=numcodecs.Blosc.NOSHUFFLE)
+
+    def encode(column: np.ndarray) -> bytes:
+        if delta:
+            column = column.copy()
+            column[1:] -= column[:-1].copy()
+        return codec.encode(np.ascontiguousarray(column))
+
+    def decode(data: bytes) -> np.ndarray:
+        out = np.empty((225, 45, 3), dtype=np.uint8)
+        codec.decode(data, out=out)
+        return np.cumsum(out, axis=0, dtype=np.uint8) if delta else out
+
+    return encode, decode
+
+
+def codec_table(columns: np.ndarray, rounds: int = 5) -> list[dict]:
+    """Bytes per column, CPU ms to encode a column and to decode a 5-column tile (median of
+    ``rounds`` passes over all columns, and the range), for candidate encodings. Every one
+    is checked lossless."""
     warnings.filterwarnings("ignore", category=UserWarning)
-    n = len(columns)
+    store = COLUMN_CODEC["cname"], COLUMN_CODEC["clevel"]
+    candidates = {
+        "raw pixels": (lambda c: c.tobytes(), lambda b: np.frombuffer(b, np.uint8)),
+        f"Blosc {store[0].upper()} {store[1]} (the store)": blosc(*store),
+        "Blosc LZ4 5": blosc("lz4", 5),
+        "Blosc zstd 1": blosc("zstd", 1),
+        "Blosc zstd 3": blosc("zstd", 3),
+        "row delta + Blosc LZ4HC 5": blosc("lz4hc", 5, delta=True),
+        "row delta + Blosc zstd 1": blosc("zstd", 1, delta=True),
+        **{f"lossless WebP effort {e}": webp(e) for e in (0, 1, 4)},
+    }
     out = []
-    zarr_codecs = {
-        "raw pixels": ([], []),
-        "zstd 1": ([], [ZstdCodec(level=1)]),
-        "zstd 3": ([], [ZstdCodec(level=3)]),
-        "zstd 9": ([], [ZstdCodec(level=9)]),
-        "blosc zstd 5 bitshuffle": ([], [BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle")]),
-        "blosc lz4 5": ([], [BloscCodec(cname="lz4", clevel=5, shuffle="noshuffle")]),
-        "delta + zstd 3": ([Delta(dtype="u1")], [ZstdCodec(level=3)]),
-        "delta + zstd 9": ([Delta(dtype="u1")], [ZstdCodec(level=9)]),
-    }  # fmt: skip
-    for name, (filters, compressors) in zarr_codecs.items():
-        folder = tempfile.mkdtemp()
-        array = zarr.create_array(
-            store=folder, shape=columns.shape, chunks=(1, *columns.shape[1:]), dtype="uint8",
-            filters=filters, compressors=compressors,
-        )  # fmt: skip
-        array[:] = columns
-        size = folder_bytes(Path(folder)) - (Path(folder) / "zarr.json").stat().st_size
-        reopened = zarr.open_array(folder, mode="r")
-        start = time.perf_counter()
-        for i in range(0, n - 4, 5):
-            reopened[i : i + 5]
-        decode = (time.perf_counter() - start) / max(1, (n - 4) // 5 + ((n - 4) % 5 > 0))
-        out.append({"codec": name, "bytes_per_column": size / n, "ms_per_tile": decode * 1e3})
-        shutil.rmtree(folder)
-    for effort in (0, 1, 4):
-        slots = [encode_column(c, effort) for c in columns]
-        size = sum(int.from_bytes(s[:4].tobytes(), "little") for s in slots) + 4 * n
-        start = time.perf_counter()
-        for s in slots[:100]:
-            decode_column(s)
-        decode = (time.perf_counter() - start) / min(n, 100) * 5
-        out.append({"codec": f"lossless WebP effort {effort}", "bytes_per_column": size / n,
-                    "ms_per_tile": decode * 1e3})  # fmt: skip
+    for name, (encode, decode) in candidates.items():
+        start = time.process_time()
+        encoded = [encode(c) for c in columns]
+        encode_ms = (time.process_time() - start) / len(columns) * 1e3
+        for column, data in zip(columns, encoded, strict=True):
+            if not np.array_equal(np.asarray(decode(data)).reshape(column.shape), column):
+                raise AssertionError(f"{name} is not lossless")
+        passes = []
+        for _ in range(rounds):
+            start = time.process_time()
+            for data in encoded:
+                decode(data)
+            passes.append((time.process_time() - start) / len(encoded) * 5e3)
+        out.append({"codec": name, "bytes_per_column": float(np.mean([len(e) for e in encoded])),
+                    "encode_ms_per_column": encode_ms, "ms_per_tile": float(np.median(passes)),
+                    "ms_per_tile_range": [min(passes), max(passes)]})  # fmt: skip
     return out
 
 
@@ -203,8 +238,8 @@ def main() -> None:
             ),
             max(20, args.reads // 10),
         )
-        slots = zarr.open_group(work / "roi.zarr", mode="r")["columns"][:]
-        columns = np.stack([decode_column(s) for sample in slots for s in sample if s[:4].any()])
+        group = zarr.open_group(work / "roi.zarr", mode="r")
+        columns = group["columns"][:][group["column_layout"][:] != EMPTY]  # the used slots
         codecs = codec_table(columns)
         per_sample = store_bytes / len(rows)
         result.update({
@@ -233,9 +268,12 @@ def main() -> None:
         f"JPEG+JSON {result['original_bytes_per_sample'] / 1e6:.1f} MB; NTU60 store "
         f"{result['ntu60_store_gb']:.1f} GB, NTU120 {result['ntu120_store_gb']:.1f} GB"
     )
-    print("codec | KB per column | ms per tile decode")
+    print("codec | KB per column | encode ms per column | decode ms per 5-column tile (range)")
     for row in result["codecs"]:
-        print(f"{row['codec']} | {row['bytes_per_column'] / 1e3:.1f} | {row['ms_per_tile']:.2f}")
+        low, high = row["ms_per_tile_range"]
+        print(f"{row['codec']} | {row['bytes_per_column'] / 1e3:.1f} | "
+              f"{row['encode_ms_per_column']:.3f} | {row['ms_per_tile']:.3f} "
+              f"({low:.3f}-{high:.3f})")  # fmt: skip
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2, default=float))

@@ -27,7 +27,15 @@ from mmnet.pose2d.from_json import ImportBackend
 from mmnet.pose2d.kinect import KinectBackend
 from mmnet.roi import RoiStore
 from mmnet.roi.preview import write_preview
-from mmnet.roi.tile import build_column, crop, to_network
+from mmnet.roi.store import (
+    COLUMN_ENCODING,
+    COLUMN_SHAPE,
+    ColumnReader,
+    OldRoiStore,
+    create_column_array,
+    write_columns,
+)
+from mmnet.roi.tile import build_column, compose_tile, crop, flip_column, to_network
 from mmnet.stages.index import write_index
 from mmnet.stages.pose2d import estimate_shard, merge_poses
 from mmnet.stages.roi import merge_rois, roi_shard
@@ -334,6 +342,109 @@ def test_store_layout_and_loader(demo):
     roi = pd.read_parquet(out / "roi.parquet")
     assert (roi.loc[~store.available, "roi_status"] == "skipped").all()  # the missing skeletons
     assert (roi.loc[store.available, "roi_status"] == "ok").all()
+
+
+def test_store_columns_are_pixels_one_chunk_per_column(demo):
+    out, store = demo
+    group = zarr.open_group(out / "roi.zarr", mode="r")
+    columns = group["columns"]
+    assert group.attrs["column_encoding"] == COLUMN_ENCODING
+    assert columns.shape[2:] == COLUMN_SHAPE == (225, 45, 3) and columns.dtype == np.uint8
+    assert columns.chunks == (1, 1, *COLUMN_SHAPE)  # a tile reads only its columns
+    assert columns.shards[:2] == (64, CONFIG.slots)
+    assert store._column_reader()._direct  # the fast path, not the zarr fallback
+
+
+def test_tiles_are_the_stored_columns_flipped_and_composed(demo):
+    """The loader's vectorised compose and flip equal ``tile.flip_column`` and
+    ``tile.compose_tile`` column by column, two-person row swaps included, for the
+    evaluation tile and every draw; the tile is a view of a channel-first array."""
+    out, store = demo
+    group = zarr.open_group(out / "roi.zarr", mode="r")
+    swap_layouts = list(group.attrs["flip_swaps_rows_for_layouts"])
+    swapped = 0
+    for row in np.flatnonzero(store.available):
+        columns, layouts = group["columns"][row], group["column_layout"][row]
+        draws = [group["evaluation"][row], *group["training"][row]]
+        for flip in (False, True):
+            rngs = [None, *_rngs_choosing(CONFIG.training_candidates)]
+            for indices, rng in zip(draws, rngs, strict=True):
+                tile = store.tile(int(row), rng, flip=flip)
+                expected = compose_tile(
+                    {
+                        i: flip_column(columns[i], layouts[i] in swap_layouts) if flip else columns[i]
+                        for i in {int(i) for i in indices if i >= 0}
+                    },
+                    indices,
+                )  # fmt: skip
+                np.testing.assert_array_equal(tile, expected)
+                assert tile.transpose(2, 0, 1).flags.c_contiguous  # the loader copies nothing
+                swapped += flip and any(layouts[i] in swap_layouts for i in indices if i >= 0)
+    assert swapped  # the two-person class's row swap was exercised
+
+
+def _rngs_choosing(k: int) -> list[np.random.Generator]:
+    """Generators whose first ``integers(k)`` is 0, 1, ..., k - 1 (each draw once)."""
+    rngs = []
+    for want in range(k):
+        seed = next(s for s in range(1000) if np.random.default_rng(s).integers(k) == want)
+        rngs.append(np.random.default_rng(seed))
+    return rngs
+
+
+def test_column_reader_reads_what_zarr_reads_in_any_file_order(tmp_path):
+    """Shard files of ``write_columns`` (sample by sample) and of zarr (Morton order): the
+    reader returns what zarr returns, black (fill value) columns and unwritten files too."""
+    rng = np.random.default_rng(0)
+    n, slots = 140, 3
+    data = rng.integers(0, 255, (n, slots, *COLUMN_SHAPE), dtype=np.uint8)
+    data[3, 1] = 0  # a black column: the fill value, which zarr leaves out
+    data[64:128] = 0  # a shard file of zeros: not written at all
+    data[130:, 2] = 0  # unused slots
+    for writer in ("direct", "zarr"):
+        array = create_column_array(tmp_path / f"{writer}.zarr", n, slots, samples_per_file=64)
+        for start in (0, 64, 128):  # whole shard files, as build_roi writes them
+            block = data[start : start + 64]
+            if writer == "direct":
+                write_columns(array, start, block)
+            else:
+                array[start : start + len(block)] = block
+        assert not (tmp_path / f"{writer}.zarr" / "columns" / "c" / "1").exists()
+        reopened = zarr.open_group(tmp_path / f"{writer}.zarr", mode="r")["columns"]
+        np.testing.assert_array_equal(reopened[:], data)  # zarr reads our files as its own
+        reader = ColumnReader(reopened)
+        assert reader._direct
+        for row in (0, 3, 63, 70, 129, 139):
+            np.testing.assert_array_equal(reader.read(row, [2, 0, 1]), data[row][[2, 0, 1]])
+            both = reader.read(row, [1, -1, 1])  # a column twice, and a black one
+            np.testing.assert_array_equal(
+                both, [data[row, 1], np.zeros(COLUMN_SHAPE), data[row, 1]]
+            )
+        if writer == "direct":  # a sample's columns are one stretch of the file, in order
+            index = np.array(reader._index(0), dtype=np.uint64).reshape(64, slots, 2)
+            offsets = index[..., 0][index[..., 0] != 2**64 - 1]
+            assert (np.diff(offsets.astype(np.int64)) > 0).all()
+    with pytest.raises(IndexError, match=r"row 140 outside 0\.\.139"):
+        reader.read(140, [0])
+    write_columns(array, 10, np.ones((5, slots, *COLUMN_SHAPE), np.uint8))  # not a whole file
+    np.testing.assert_array_equal(array[10:15], 1)
+
+
+def test_a_store_of_the_old_layout_is_refused_with_the_rebuild_command(demo, tmp_path):
+    out, _ = demo
+    old = tmp_path / "roi.zarr"
+    shutil.copytree(out / "roi.zarr", old)
+    group = zarr.open_group(old, mode="a")
+    # what stores written before this layout carry (lossless WebP slots)
+    group.attrs["column_encoding"] = (
+        "lossless WebP, 4-byte little-endian length prefix, zero padded"
+    )
+    with pytest.raises(OldRoiStore, match="lossless WebP") as error:
+        RoiStore(old)
+    assert str(old) in str(error.value) and "snakemake --forcerun build_roi" in str(error.value)
+    del group.attrs["column_encoding"]
+    with pytest.raises(OldRoiStore, match="None"):
+        RoiStore(old)
 
 
 @pytest.mark.realdata

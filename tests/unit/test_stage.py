@@ -148,3 +148,50 @@ def test_right_shoulder_lies_on_plus_x_in_every_real_store(kind, tmp_path):
     shoulders = first[:, :, 8] - first[:, :, 4]  # right minus left
     assert (shoulders[:, 0] > 0).all()
     np.testing.assert_allclose(shoulders[:, 1:], 0, atol=1e-5)
+
+
+def test_gather_assigns_the_parse_columns_as_the_row_wise_assignment_did(tmp_path, monkeypatch):
+    """``merge_shards`` builds each parse column whole: the same table, and the same
+    samples.parquet bytes, as the former row-wise ``.loc`` assignment; rows no shard
+    parsed keep the index's status and get -1 counts."""
+    import mmnet.stages.skeleton as stage
+    from mmnet.store import write_parquet
+
+    monkeypatch.setattr(stage, "gather_stores", lambda *args, **kwargs: None)
+    n = 300
+    index = pd.DataFrame({
+        "sample": pd.array([f"S{i:04d}" for i in range(n)], dtype="string"),
+        "status": pd.array(["ok"] * (n - 20) + ["excluded"] * 20, dtype="string"),
+        "reason": pd.array([""] * (n - 20) + ["missing skeleton"] * 20, dtype="string"),
+        "xsub": np.arange(n) % 2 == 0,
+    })  # fmt: skip
+    write_parquet(index, tmp_path / "index.parquet")
+    rows = np.flatnonzero(index["status"] == "ok")
+    parsed = pd.DataFrame({
+        "row": rows.astype("int64"),
+        "n_frames": (rows % 97 + 10).astype("int32"),
+        "n_bodies": (rows % 3).astype("int32"),
+        "status": pd.array(["rejected" if r % 50 == 0 else "ok" for r in rows], dtype="string"),
+        "reason": pd.array(["line 3: bad" if r % 50 == 0 else "" for r in rows], dtype="string"),
+    })  # fmt: skip
+    tables = []
+    for part in range(3):  # blocks of 64 rows, every other one to each shard; one shard empty
+        mine = parsed[(parsed["row"] // 64) % 2 == part] if part < 2 else parsed.iloc[:0]
+        tables.append(tmp_path / f"t{part}.parquet")
+        write_parquet(mine.reset_index(drop=True), tables[-1])
+    expected = index.copy()  # the former assignment, row by row
+    expected["n_frames"] = pd.array([-1] * n, dtype="int32")
+    expected["n_bodies"] = pd.array([-1] * n, dtype="int32")
+    for column in stage.PARSE_COLUMNS:
+        expected.loc[parsed["row"].to_numpy(), column] = parsed[column].to_numpy()
+    write_parquet(expected, tmp_path / "expected.parquet")
+    samples = stage.merge_shards(
+        tmp_path / "index.parquet", [], tables, tmp_path / "s.zarr", tmp_path / "samples.parquet",
+        min_kept=0,
+    )  # fmt: skip
+    assert samples.equals(expected)
+    assert (tmp_path / "samples.parquet").read_bytes() == (
+        tmp_path / "expected.parquet"
+    ).read_bytes()
+    assert (samples.loc[n - 20 :, "n_frames"] == -1).all()
+    assert (samples.loc[n - 20 :, "status"] == "excluded").all()

@@ -6,7 +6,7 @@ of its evaluation tile and of its ``k`` training draws (:mod:`mmnet.frames`), ea
 by the first of the next ``fallback`` frames that has a person when it has none; those
 frames decoded at full resolution straight from the video (faster than reading JPEG dumps
 back, and without their loss); one column per distinct frame (:mod:`mmnet.roi.tile`);
-lossless WebP into the shard store (:mod:`mmnet.roi.store`). ``gather_roi`` links the shard
+their pixels into the shard store (:mod:`mmnet.roi.store`). ``gather_roi`` links the shard
 stores into ``roi.zarr`` and writes ``roi.parquet`` (status and reason per sample).
 
 Nothing is written silently black: a column without a frame or a person is recorded as
@@ -30,7 +30,13 @@ from mmnet.datasets.base import Dataset
 from mmnet.frames import NO_FRAME, FrameConfig, fallback_chain
 from mmnet.logs import progress
 from mmnet.roi.preview import write_preview
-from mmnet.roi.store import ROI_ARRAYS, SLOT, encode_column
+from mmnet.roi.store import (
+    COLUMN_ENCODING,
+    COLUMN_SHAPE,
+    ROI_ARRAYS,
+    create_column_array,
+    write_columns,
+)
 from mmnet.roi.tile import (
     CELL,
     EMPTY,
@@ -113,7 +119,11 @@ def roi_shard(
     compression_level: int = 3,
     samples_per_file: int = SAMPLES_PER_FILE,
 ) -> pd.DataFrame:
-    """ROI columns of the rows of ``shard``."""
+    """ROI columns of the rows of ``shard``.
+
+    ``effort`` is not used any more (the columns were lossless WebP; they are now pixels,
+    :mod:`mmnet.roi.store`); ``compression_level`` is that of the small arrays.
+    """
     table = pd.read_parquet(samples)
     poses = pd.read_parquet(pose_table)
     pose = zarr.open_group(pose_store, mode="r")
@@ -122,12 +132,14 @@ def roi_shard(
     records: list[dict] = []
     with atomic_path(out.store) as tmp:
         arrays = {
+            "columns": create_column_array(tmp, n, config.slots, samples_per_file=samples_per_file)
+        }
+        arrays |= {
             name: create_sample_array(
                 tmp, name, (n, *dims), dtype,
                 samples_per_file=samples_per_file, compression_level=compression_level,
             )
             for name, dims, dtype in (
-                ("columns", (config.slots, SLOT), "uint8"),
                 ("column_frame", (config.slots,), "int32"),
                 ("column_layout", (config.slots,), "uint8"),
                 ("evaluation", (count,), "int16"),
@@ -140,7 +152,7 @@ def roi_shard(
         bar = progress(total=sum(map(len, blocks)), desc=f"roi {shard.name}")
         for rows in blocks:
             block = {
-                "columns": np.zeros((len(rows), config.slots, SLOT), np.uint8),
+                "columns": np.zeros((len(rows), config.slots, *COLUMN_SHAPE), np.uint8),
                 "column_frame": np.full((len(rows), config.slots), NO_FRAME, np.int32),
                 "column_layout": np.full((len(rows), config.slots), EMPTY, np.uint8),
                 "evaluation": np.full((len(rows), count), -1, np.int16),
@@ -167,7 +179,10 @@ def roi_shard(
                 records.append(record)
                 bar.update()
             for name, array in arrays.items():
-                array[rows.start : rows.stop] = block[name]
+                if name == "columns":
+                    write_columns(array, rows.start, block[name])
+                else:
+                    array[rows.start : rows.stop] = block[name]
         bar.close()
     result = typed_table(records, ROI_COLUMNS)
     write_parquet(result, out.table)
@@ -194,7 +209,7 @@ def store_attributes(dataset: Dataset, config: FrameConfig) -> dict:
         "patch_reference_height": dataset.rgb.reference_height,
         "dataset_kind": dataset.kind,
         "frames": {key: value for key, value in vars(config).items() if key != "keep"},
-        "column_encoding": "lossless WebP, 4-byte little-endian length prefix, zero padded",
+        "column_encoding": COLUMN_ENCODING,
         "mmnet_version": mmnet.__version__,
     }
 
@@ -247,7 +262,7 @@ def _build_sample(
         column = build_column(
             images[video.first_frame + frame], people, patch, two_person=two_person, person=person
         )
-        block["columns"][i, index] = encode_column(to_network(column), effort)
+        block["columns"][i, index] = to_network(column)
         block["column_frame"][i, index] = frame
         block["column_layout"][i, index] = TWO_PERSON if two_person else SINGLE
     lookup = {frame: index for index, frame in enumerate(used)}

@@ -195,18 +195,28 @@ def merge_shards(
     parsed = pd.concat([pd.read_parquet(t) for t in tables], ignore_index=True)
     if parsed["row"].duplicated().any():
         raise ValueError("shard tables overlap: a row was parsed twice")
-    expected = set(np.flatnonzero(samples["status"] == STATUS_OK))
-    missing = expected - set(parsed["row"])
-    if missing:
+    rows = parsed["row"].to_numpy()
+    expected = np.flatnonzero(samples["status"] == STATUS_OK)
+    missing = np.setdiff1d(expected, rows)
+    if len(missing):
         raise ValueError(
-            f"{len(missing)} usable rows were not parsed by any shard (e.g. row {min(missing)})"
+            f"{len(missing)} usable rows were not parsed by any shard (e.g. row {missing[0]})"
         )
-    samples["n_frames"] = pd.array([-1] * len(samples), dtype="int32")
-    samples["n_bodies"] = pd.array([-1] * len(samples), dtype="int32")
+    # Each parse column is built whole and assigned once: a row-wise ``.loc`` assignment
+    # held copies of the string columns at the gather's peak (bench/scale.py).
+    has_parse = np.zeros(len(samples), dtype=bool)
+    has_parse[rows] = True
     for column in PARSE_COLUMNS:
-        samples.loc[parsed["row"].to_numpy(), column] = parsed[column].to_numpy()
+        if column in ("n_frames", "n_bodies"):  # -1: not parsed
+            values = np.full(len(samples), -1, dtype=np.int32)
+            values[rows] = parsed[column].to_numpy()
+            samples[column] = values
+        else:
+            kept = samples[column]  # the index's value where no shard parsed the row
+            aligned = parsed[column].set_axis(rows).reindex(samples.index).astype(kept.dtype)
+            samples[column] = kept.where(~has_parse, aligned)
     log.info("samples: %s", samples["status"].value_counts().to_dict())
-    given = samples.iloc[sorted(expected)]
+    given = samples[["status", "reason"]].iloc[expected]
     check_kept("skeletons", given, "status", "reason", [STATUS_OK], min_kept)
     check_protocols("skeletons", samples, protocols)
     gather_stores(list(stores), out_store, JOINT_ARRAY)
