@@ -51,9 +51,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scale
 
 from mmnet.datasets.ntu import NTU60
+from mmnet.models.resnet import normalize_rgb
 from mmnet.roi import RoiStore
 from mmnet.store import create_sample_array
-from mmnet.train.data import FusedData, SkeletonData, TrainBatches, normalize_rgb
+from mmnet.train.data import FusedData, SkeletonData, TrainBatches
 
 BATCH = 64  # the original's training batch, every stream
 #: NVIDIA DeepLearningExamples, PyTorch ResNet-50 v1.5 README, "Training performance: NVIDIA

@@ -1,6 +1,6 @@
 """Training samples/s of ST-GCN, the fused MMNet model and MS-G3D: ours vs the original's way.
 
-The reference side of ST-GCN and MMNet is ``tests/reference_mmnet.py``: the original's
+The reference side of ST-GCN and MMNet is ``support/reference_mmnet.py``: the original's
 ST-GCN (einsum graph convolution) and its fused forward pass (ST-GCN in training mode with
 autograd on, the intensities moved to NumPy, the weight map built with per-sample Python
 loops and copied back to the device). Ours is ``mmnet.models``, stepped the way
@@ -18,12 +18,16 @@ loops and copied back to the device). Ours is ``mmnet.models``, stepped the way
   forward (windows cut by ``nn.Unfold``, aggregations followed by permute copies, one module
   call per temporal branch), in the NTU60 configuration (13 and 6 scales, 3,194,595
   parameters), at batch ``--msg3d-batch`` (the original trains batches of 32 as two forward
-  batches of 16). On a GPU, ours also runs with AMP (bf16), channels_last, and AMP with
-  ``torch.compile``; a variant that fails is reported as failed.
+  batches of 16).
 
-Each variant runs one warm-up step, then ``--steps`` timed SGD steps on the same random
-batch, at the original's batch size (64) and input sizes (T = 300 frames, 25 joints,
-2 persons; ROI 225 x 225). On a GPU, ours uses AMP and channels_last as training does.
+On a GPU every model of ours also runs in float32 and with each of the settings training
+could use: AMP (bf16 autocast), ``channels_last`` 2-D convolutions, and AMP with
+``torch.compile``; the summary names the fastest setting per model. A variant that fails is
+reported as failed, not fatal. ``bench/gpu.sh`` is the one script to run on a lent GPU.
+
+Each variant runs one warm-up step (for ``torch.compile``, the compilation), then
+``--steps`` timed SGD steps on the same random batch, at the original's batch size (64) and
+input sizes (T = 300 frames, 25 joints, 2 persons; ROI 225 x 225).
 Memory: at T = 300 and batch 64 one run reached 23.6 GB resident and was killed on a 24 GB
 machine; with ``--frames 100`` the process peaked at about 7.8 GB (sampled every 10 s).
 
@@ -32,8 +36,8 @@ MS-G3D memory per sample: the peak memory of one training step at T = 300 (whate
 (2 persons, 300 frames) costs. On the CPU the peak is the peak resident set size (``VmHWM``,
 Linux) of a fresh process per measurement; on a GPU, ``max_memory_allocated``.
 
-Usage: python bench/train_step.py [--models stgcn,mmnet,msg3d] [--batch 64] [--frames 300]
-[--msg3d-batch 16] [--steps 2] [--json out.json]
+Usage: python bench/train_step.py [--models stgcn,mmnet,msg3d] [--device all|cpu|cuda]
+[--batch 64] [--frames 300] [--msg3d-batch 16] [--steps 2] [--no-memory] [--json out.json]
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ import multiprocessing
 import re
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -58,7 +63,7 @@ import reference_mmnet as ref  # noqa: E402
 import reference_msg3d  # noqa: E402
 
 from mmnet.models import MSG3D, STGCN, MMNet  # noqa: E402
-from mmnet.train.data import normalize_rgb  # noqa: E402
+from mmnet.models.resnet import normalize_rgb  # noqa: E402
 
 NUM_CLASS = 60
 GRAPH = {"layout": "ntu-rgb+d", "strategy": "spatial"}
@@ -100,8 +105,11 @@ def throughput(model, step_inputs, labels, steps: int, device, amp: bool) -> flo
     return steps * len(labels) / (time.perf_counter() - start)
 
 
-def bench_device(device: torch.device, batch: int, frames: int, steps: int) -> dict[str, float]:
-    """ST-GCN and MMNet figures."""
+def bench_device(
+    device: torch.device, models: list[str], batch: int, frames: int, steps: int
+) -> dict[str, float]:
+    """ST-GCN and MMNet figures: the original's way, ours as trained (AMP and channels_last
+    on a GPU) and, on a GPU, ours in each setting."""
     gpu = device.type == "cuda"
     torch.manual_seed(0)
     skeleton = torch.randn(batch, 3, frames, 25, 2, device=device)
@@ -112,10 +120,22 @@ def bench_device(device: torch.device, batch: int, frames: int, steps: int) -> d
     ours = STGCN(3, NUM_CLASS, GRAPH).to(device)
     original = ref.Model(3, NUM_CLASS, GRAPH, True, dropout=0.5).to(device)
     original.load_state_dict(ours.state_dict())
-    figures["stgcn_reference"] = throughput(
-        original, lambda: {"x": skeleton}, labels, steps, device, False
-    )
-    figures["stgcn_ours"] = throughput(ours, lambda: {"x": skeleton}, labels, steps, device, gpu)
+
+    def skeleton_inputs():
+        return {"x": skeleton}
+
+    if "stgcn" in models:
+        figures["stgcn_reference"] = throughput(
+            original, skeleton_inputs, labels, steps, device, False
+        )
+        figures["stgcn_ours"] = throughput(ours, skeleton_inputs, labels, steps, device, gpu)
+        if gpu:
+            figures.update(
+                gpu_variants("stgcn", lambda: STGCN(3, NUM_CLASS, GRAPH), skeleton_inputs,
+                             labels, steps, device)
+            )  # fmt: skip
+    if "mmnet" not in models:
+        return figures
 
     fused = MMNet(NUM_CLASS, GRAPH, temporal_positions=15, attention="original").to(device)
     fused.stgcn.load_state_dict(ours.state_dict())
@@ -140,6 +160,51 @@ def bench_device(device: torch.device, batch: int, frames: int, steps: int) -> d
     figures["mmnet_ours_cached"] = throughput(
         fused, lambda: {"stats": stats, "x_rgb": our_rgb()}, labels, steps, device, gpu
     )
+    if gpu:
+
+        def cached_inputs():
+            return {"stats": stats, "x_rgb": normalize_rgb(tiles)}
+
+        figures.update(
+            gpu_variants("mmnet_cached", lambda: MMNet(NUM_CLASS, GRAPH, temporal_positions=15),
+                         cached_inputs, labels, steps, device)
+        )  # fmt: skip
+    return figures
+
+
+def gpu_variants(
+    prefix: str,
+    build: Callable[[], torch.nn.Module],
+    step_inputs: Callable[[], dict],
+    labels: torch.Tensor,
+    steps: int,
+    device: torch.device,
+) -> dict[str, float]:
+    """Ours in each setting a GPU training could use: float32, AMP (bf16), channels_last
+    (the 2-D convolutions and their input), AMP + channels_last, AMP + ``torch.compile``.
+    A fresh model each, so one setting does not leak into the next."""
+
+    def channels_last_inputs():
+        return {
+            k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v
+            for k, v in step_inputs().items()
+        }
+
+    settings = {
+        "fp32": (lambda m: m, step_inputs, False),
+        "amp": (lambda m: m, step_inputs, True),
+        "channels_last": (conv2d_channels_last, channels_last_inputs, False),
+        "amp_channels_last": (conv2d_channels_last, channels_last_inputs, True),
+        "amp_compiled": (torch.compile, step_inputs, True),
+    }
+    figures = {}
+    for name, (transform, inputs, amp) in settings.items():
+        try:
+            model = transform(build().to(device))
+            figures[f"{prefix}_ours_{name}"] = throughput(model, inputs, labels, steps, device, amp)
+        except Exception as err:  # a setting that does not run is a finding, not a crash
+            print(f"  {prefix} {name} failed: {type(err).__name__}: {err}")
+        torch.cuda.empty_cache()
     return figures
 
 
@@ -150,7 +215,9 @@ def build_msg3d(side: str) -> torch.nn.Module:
     return MSG3D(**MSG3D_ARGS)
 
 
-def bench_msg3d(device: torch.device, batch: int, frames: int, steps: int) -> dict[str, float]:
+def bench_msg3d(
+    device: torch.device, batch: int, frames: int, steps: int, memory: bool = True
+) -> dict[str, float]:
     """MS-G3D samples/s (``msg3d_*``) and memory per sample at T = 300 (``*_mb_per_sample``)."""
     gpu = device.type == "cuda"
     torch.manual_seed(0)
@@ -168,23 +235,13 @@ def bench_msg3d(device: torch.device, batch: int, frames: int, steps: int) -> di
         "msg3d_ours": throughput(ours, inputs, labels, steps, device, False),
     }
     if gpu:
-        variants = {
-            "msg3d_ours_amp": lambda: throughput(ours, inputs, labels, steps, device, True),
-            "msg3d_ours_channels_last": lambda: throughput(
-                conv2d_channels_last(ours), inputs, labels, steps, device, False,
-            ),
-            "msg3d_ours_amp_compiled": lambda: throughput(
-                torch.compile(build_msg3d("ours").to(device)), inputs, labels, steps, device,
-                True,
-            ),
-        }  # fmt: skip
-        for name, run in variants.items():
-            try:
-                figures[name] = run()
-            except Exception as err:  # a variant that does not run is a finding, not a crash
-                print(f"  {name} failed: {type(err).__name__}: {err}")
-    memory = [("reference", False), ("ours", False)] + ([("ours", True)] if gpu else [])
-    for side, amp in memory:
+        figures.update(
+            gpu_variants("msg3d", lambda: build_msg3d("ours"), inputs, labels, steps, device)
+        )
+    if not memory:
+        return figures
+    sides = [("reference", False), ("ours", False)] + ([("ours", True)] if gpu else [])
+    for side, amp in sides:
         one, three = (peak_memory(side, b, device, amp) for b in (1, 3))
         name = f"msg3d_{side}{'_amp' if amp else ''}"
         figures[f"{name}_mb_per_sample"] = (three - one) / 2 / 2**20
@@ -238,12 +295,24 @@ def main() -> None:
     )
     parser.add_argument("--frames", type=int, default=300, help="T: 300 for NTU")
     parser.add_argument("--steps", type=int, default=2, help="timed steps per variant")
+    parser.add_argument(
+        "--device", choices=("all", "cpu", "cuda"), default="all",
+        help="all: the CPU, then the GPU if there is one",
+    )  # fmt: skip
+    parser.add_argument(
+        "--memory", action=argparse.BooleanOptionalAction, default=True,
+        help="MS-G3D's memory per sample at T = 300 (a fresh process per figure on the CPU)",
+    )  # fmt: skip
     parser.add_argument("--json", help="write the figures here too")
     args = parser.parse_args()
     models = args.models.split(",")
     if unknown := set(models) - set(MODEL_NAMES):
         parser.error(f"unknown models {sorted(unknown)}; choose from {MODEL_NAMES}")
-    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    cuda = torch.cuda.is_available()
+    if args.device == "cuda" and not cuda:
+        parser.error("--device cuda: no GPU visible to torch")
+    devices = [torch.device(d) for d in ("cpu", "cuda") if args.device in (d, "all")]
+    devices = [d for d in devices if d.type == "cpu" or cuda]
     report = {
         "models": models,
         "batch": args.batch,
@@ -261,9 +330,11 @@ def main() -> None:
         )
         figures = {}
         if {"stgcn", "mmnet"} & set(models):
-            figures.update(bench_device(device, args.batch, args.frames, args.steps))
+            figures.update(bench_device(device, models, args.batch, args.frames, args.steps))
         if "msg3d" in models:
-            figures.update(bench_msg3d(device, args.msg3d_batch, args.frames, args.steps))
+            figures.update(
+                bench_msg3d(device, args.msg3d_batch, args.frames, args.steps, args.memory)
+            )
         report["devices"][name] = figures
         print(f"{name}, T = {args.frames}: training samples/s")
         for model in models:
@@ -272,14 +343,18 @@ def main() -> None:
             base = figures[f"{model}_reference"]
             for key, value in figures.items():
                 if key.startswith(model) and "_mb_" not in key:
-                    print(f"    {key:<26} {value:8.3f}   x{value / base:.2f}")
+                    print(f"    {key:<34} {value:8.3f}   x{value / base:.2f}")
+            settings = {k: v for k, v in figures.items() if "_ours_" in k and k.startswith(model)}
+            if device.type == "cuda" and settings:
+                best = max(settings, key=settings.get)
+                print(f"    fastest setting: {best} ({settings[best]:.1f} samples/s)")
         if "msg3d" in models:
             print(f"  MS-G3D memory of one training step at T = {MEMORY_FRAMES}, MB:")
             for key, per_sample in figures.items():
                 if key.endswith("_mb_per_sample"):
                     at_one = figures[key.replace("per_sample", "at_batch_1")]
                     print(f"    {key:<30} {per_sample:8.0f} ({at_one:.0f} at batch 1)")
-    if not torch.cuda.is_available():
+    if not cuda:
         print("no GPU here: GPU figures not measured")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

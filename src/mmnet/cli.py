@@ -233,7 +233,8 @@ def cmd_ensemble(args: argparse.Namespace) -> None:
             raise ValueError("-d/--dataset needs -p/--protocol")
         out = Path(args.out or _run_dir(args) / "ensemble.json")
         ensemble(
-            _config(args), args.dataset, args.protocol, _results(args, "samples.parquet"), out,
+            _config(args), args.dataset, args.protocol, _results(args, "samples.parquet"),
+            _run_dir(args), out,
             args.per_class or out.with_name("per_class.csv"),
             args.confusion or out.with_name("confusion.png"),
         )  # fmt: skip

@@ -64,3 +64,19 @@ def test_loader_bench_measures_a_skeleton_stream(tmp_path):
     report = json.loads((tmp_path / "loaders.json").read_text())
     assert report["streams"]["joint"]["0"]["samples_per_s"] > 0
     assert report["train_gflops_per_sample"]["stgcn"] > 10 and "workers for 3x" in out
+
+
+def test_train_step_bench_times_every_model_on_the_cpu(tmp_path):
+    """T = 72: the original's attention needs more than k = 15 frames after ST-GCN's stride 4."""
+    out = run_bench(
+        "train_step.py", "--device", "cpu", "--batch", "2", "--msg3d-batch", "1",
+        "--frames", "72", "--steps", "1", "--no-memory", "--json", str(tmp_path / "step.json"),
+        cwd=tmp_path,
+    )  # fmt: skip
+    (figures,) = json.loads((tmp_path / "step.json").read_text())["devices"].values()
+    assert set(figures) == {
+        "stgcn_reference", "stgcn_ours", "mmnet_reference", "mmnet_ours_per_batch",
+        "mmnet_ours_cached", "msg3d_reference", "msg3d_ours",
+    }  # fmt: skip
+    assert all(value > 0 for value in figures.values())
+    assert "no GPU here" in out

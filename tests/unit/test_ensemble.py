@@ -174,8 +174,12 @@ def test_reports(tmp_path):
         write_scores(paths[name], samples, labels, streams[name])
     report = run(tmp_path / "out", paths, kind="demo", dataset="demo", protocol="xsub")
     assert set(report) == {
-        "dataset", "protocol", "n_samples", "streams", "combinations", "weights", "inputs", "config",
+        "dataset", "protocol", "n_samples", "streams", "combinations", "weights", "trainings",
+        "method", "inputs", "config",
     }  # fmt: skip
+    # bare score files: no metrics.json beside them says what made them
+    assert report["trainings"] == dict.fromkeys(STREAMS)
+    assert report["method"] == "unknown joint + unknown bone + unknown rgb"
     assert report["n_samples"] == len(samples)
     assert list(report["combinations"]) == ["joint+bone", "joint+rgb", "bone+rgb", "joint+bone+rgb"]
     for entry in [*report["streams"].values(), *report["combinations"].values()]:

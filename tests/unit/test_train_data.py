@@ -9,17 +9,15 @@ import reference_original as ref
 import torch
 from training_data import FakeRoiStore
 
+from mmnet.models.resnet import IMAGENET_MEAN, IMAGENET_STD, normalize_rgb
 from mmnet.skeleton.layouts import NTU_RGBD, joint_to_bone
 from mmnet.train.data import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     EvalBatches,
     FusedData,
     SkeletonData,
     TrainBatches,
     carve_validation,
     move_between,
-    normalize_rgb,
     random_move,
     read_samples,
     split_rows,

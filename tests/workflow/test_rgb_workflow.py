@@ -22,7 +22,7 @@ SMALL_DEMO = """
 datasets:
   demo:
     kind: demo
-    protocols: [xsub]
+    protocols: [xview]  # two subjects: both are xsub training subjects
     pose_backend: {backend}
 demo:
   subjects: 2

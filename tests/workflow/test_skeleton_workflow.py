@@ -114,7 +114,10 @@ def test_failed_parse_leaves_nothing_trusted_and_rerun_completes(tmp_path, ntu60
         (raw / path.name).write_bytes(path.read_bytes())
     good = (raw / "S001C001P001R001A002.skeleton").read_bytes()
     (raw / "S001C001P001R001A002.skeleton").write_bytes(good[:3000])
-    config = write_config(tmp_path, f"datasets:\n  ntu60:\n    kind: ntu60\n    skeletons: {raw}\n")
+    config = write_config(
+        tmp_path,
+        f"datasets:\n  ntu60:\n    kind: ntu60\n    skeletons: {raw}\n    protocols: [xview]\n",
+    )
     result = snakemake(tmp_path, *NTU60_TARGETS, "--configfile", config, check=False)
     assert result.returncode != 0
     log = (tmp_path / "results" / "logs" / "parse_skeletons").glob("*.log")

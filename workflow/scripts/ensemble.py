@@ -1,5 +1,7 @@
 """Rule ensemble: the streams' scores -> ensemble.json, per_class.csv, confusion.png."""
 
+from pathlib import Path
+
 from mmnet.config import Config
 from mmnet.logs import setup_logging
 from mmnet.stages.ensemble import ensemble
@@ -10,6 +12,7 @@ ensemble(
     snakemake.wildcards.dataset,
     snakemake.wildcards.protocol,
     snakemake.input.samples,
+    Path(snakemake.output.json).parent,
     snakemake.output.json,
     snakemake.output.per_class,
     snakemake.output.confusion,

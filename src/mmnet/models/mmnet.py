@@ -95,7 +95,11 @@ class MMNet(nn.Module):
         intensity min, intensity max, and the chosen person's top-k temporal mean of the
         intensity at each of the 5 body-part joints (unscaled)."""
         _, feature = self.stgcn.extract_feature(x_skeleton)
-        intensity = feature.float().square().sum(dim=1).sqrt()  # (N, T', V, M)
+        # The original's ((F * F).sum(1)) ** 0.5, but not through torch.sqrt or ** 0.5: on
+        # CPU both run MKL's vectorised square root, whose first call in a process returned
+        # one thread's share to about 12 bits in some launches, so rgb trainings did not
+        # repeat (issue 18, docs/training.md "Determinism").
+        intensity = torch.linalg.vector_norm(feature.float(), dim=1)  # (N, T', V, M)
         frames, persons = intensity.shape[1], intensity.shape[3]
         if frames < self.temporal_positions:
             raise ValueError(

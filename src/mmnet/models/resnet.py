@@ -15,6 +15,18 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+#: ImageNet statistics of torchvision's Normalize, as the original uses (spec §4.4).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def normalize_rgb(tiles: Tensor) -> Tensor:
+    """uint8 ``(N, 3, H, W)`` -> float, ``ToTensor`` (/255) then ImageNet ``Normalize``: the
+    input the ImageNet-trained ResNet-18 expects (done on the training device)."""
+    mean = torch.tensor(IMAGENET_MEAN, device=tiles.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=tiles.device).view(1, 3, 1, 1)
+    return (tiles.float() / 255.0 - mean) / std
+
 
 class BasicBlock(nn.Module):
     """Two 3x3 convolutions with an identity (or 1x1 projection) shortcut."""

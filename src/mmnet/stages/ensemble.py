@@ -17,15 +17,17 @@ def ensemble(
     dataset: str,
     protocol: str,
     samples: str | Path,
+    run_dir: str | Path,
     out_json: str | Path,
     out_per_class: str | Path,
     out_confusion: str | Path,
 ) -> dict:
     """Rule ensemble (``mmnet ensemble -d -p``): fuse the streams the config fuses for
-    ``dataset``, reading ``results/<dataset>_<protocol>/<stream>/scores.parquet``."""
-    folder = Path(out_json).parent
+    ``dataset``, reading ``<run_dir>/<stream>/scores.parquet`` (``run_dir`` is
+    ``results/<dataset>_<protocol>``; the outputs may be written elsewhere)."""
     scores = {
-        stream: folder / stream / "scores.parquet" for stream in config.fused_streams(dataset)
+        stream: Path(run_dir) / stream / "scores.parquet"
+        for stream in config.fused_streams(dataset)
     }
     return run_ensemble(
         scores,

@@ -24,6 +24,7 @@ import torch
 import zarr
 from torch.utils.data import Dataset, Sampler
 
+from mmnet.models.resnet import normalize_rgb
 from mmnet.roi.tile import tile_shape
 from mmnet.skeleton.layouts import Layout, joint_to_bone
 from mmnet.status import STATUS_OK
@@ -32,9 +33,6 @@ from mmnet.store import SampleReader
 log = logging.getLogger(__name__)
 
 JOINT_ARRAY = "joint"
-#: ImageNet statistics of torchvision's Normalize, as the original uses (spec §4.4).
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 # Seed-stream tags: one generator per purpose.
 _MOVE, _TILE, _FLIP = 1, 2, 3
 #: An item index: (position in the dataset's rows, epoch or None for evaluation).
@@ -328,13 +326,6 @@ class FusedData(Dataset):
         else:
             inputs["x_skeleton"] = torch.from_numpy(self.skeletons.sequence(position, epoch))
         return inputs, int(self.skeletons.labels[position])
-
-
-def normalize_rgb(tiles: torch.Tensor) -> torch.Tensor:
-    """uint8 ``(N, 3, H, W)`` -> float, ``ToTensor`` (/255) then ImageNet ``Normalize``."""
-    mean = torch.tensor(IMAGENET_MEAN, device=tiles.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=tiles.device).view(1, 3, 1, 1)
-    return (tiles.float() / 255.0 - mean) / std
 
 
 def to_model_inputs(

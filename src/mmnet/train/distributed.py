@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,6 +106,38 @@ def setup(threads: int) -> Env:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return Env(rank, world, local_rank, device)
+
+
+#: cuBLAS's fixed workspace setting that makes its GEMMs deterministic (CUDA >= 10.2).
+CUBLAS_WORKSPACE = ":4096:8"
+
+
+@contextlib.contextmanager
+def deterministic_algorithms(enabled: bool) -> Iterator[None]:
+    """While active and ``enabled``: PyTorch's deterministic algorithms, cuDNN without
+    autotuning and with deterministic convolutions, and cuBLAS's fixed workspace
+    (``CUBLAS_WORKSPACE_CONFIG``, unless already set; it must precede the first cuBLAS
+    call, so enter this before the model runs). An operation without a deterministic
+    implementation warns (``warn_only``) instead of stopping the training. The previous
+    settings are restored on exit; not ``enabled``: nothing changes."""
+    if not enabled:
+        yield
+        return
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    cudnn = torch.backends.cudnn
+    previous = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        cudnn.deterministic,
+        cudnn.benchmark,
+    )
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    cudnn.deterministic, cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+        cudnn.deterministic, cudnn.benchmark = previous[2], previous[3]
 
 
 def teardown(env: Env) -> None:

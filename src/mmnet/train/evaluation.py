@@ -9,7 +9,7 @@ from mmnet.datasets import get_dataset
 from mmnet.models import MMNet, RGBOnly
 from mmnet.scores import write_scores
 from mmnet.train.checkpoint import load_model
-from mmnet.train.distributed import setup, teardown
+from mmnet.train.distributed import deterministic_algorithms, setup, teardown
 from mmnet.train.factories import (
     build_datasets,
     cache_attention,
@@ -52,11 +52,13 @@ def evaluate_stream(
     try:
         model.to(env.device)
         test = build_datasets(prepared)[2]
-        if isinstance(model, MMNet):
-            cache_attention(model, [test], env, job)
-        scores = predict(
-            model, test, env, batch_size=options.test_batch_size, amp=options.amp, desc="test"
-        )
+        with deterministic_algorithms(options.deterministic):
+            if isinstance(model, MMNet):
+                cache_attention(model, [test], env, job)
+            scores = predict(
+                model, test, env, batch_size=options.test_batch_size, amp=options.amp,
+                desc="test",
+            )  # fmt: skip
     finally:
         teardown(env)
     rows, labels = prepared.splits.test, prepared.labels[prepared.splits.test]

@@ -43,6 +43,7 @@ class TrainOptions:
     selection: str = "best_val"
     seed: int = 0
     amp: bool = True
+    deterministic: bool = False
     temporal_positions: int = 15
     attention: str = "per_sample"
     random_interval: bool = True

@@ -27,6 +27,7 @@ from mmnet.train.checkpoint import job_fingerprint, load_resume, read_checkpoint
 from mmnet.train.distributed import (
     Env,
     StopRequest,
+    deterministic_algorithms,
     launch_torchrun,
     processes_for,
     setup,
@@ -67,7 +68,7 @@ def train_stream(job: TrainJob, *, gpus: int = 1, threads: int = 1, roi_store=No
         return json.loads(job.output("metrics").read_text())
     env = setup(threads)
     try:
-        with StopRequest() as stop:
+        with StopRequest() as stop, deterministic_algorithms(job.options.deterministic):
             return _train(job, env, threads, roi_store, stop)
     finally:
         teardown(env)
