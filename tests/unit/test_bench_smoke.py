@@ -80,3 +80,13 @@ def test_train_step_bench_times_every_model_on_the_cpu(tmp_path):
     }  # fmt: skip
     assert all(value > 0 for value in figures.values())
     assert "no GPU here" in out
+
+
+def test_projection_bench_fits_and_reports_held_out_errors(tmp_path):
+    realdata("ntu60", "skeletons")
+    run_bench("projection.py", "--json", str(tmp_path / "projection.json"), cwd=tmp_path)
+    report = json.loads((tmp_path / "projection.json").read_text())
+    assert report["files"] == 7
+    assert report["refit_all"] == pytest.approx(report["shipped_model"], abs=1e-3)
+    assert report["shipped_all"]["median_px"] < 5  # the files it was fitted on
+    assert report["camera_held_out:C003"]["median_px"] > 20  # a device the fit never saw

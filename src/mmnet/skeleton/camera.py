@@ -7,13 +7,12 @@ mapping), so a model fitted on them projects PKU-MMD's joints into its 1920x1080
 
 The model is a pinhole camera displaced from the depth camera the joints are measured in:
 ``u = f (x + tx) / (z + tz) + cx``, ``v = -f (y + ty) / (z + tz) + cy`` (camera y points up,
-image rows down). Fitted on the tracked joints of the 7 real NTU files
-(``bench/kinect_projection.py``; ``docs/rgb.md`` has the errors): about 3 px median over
-all, under 1 px within one device, but about 30 px between the two devices the files come
-from (their colour principal points differ by ~33 rows). PKU-MMD's devices are others, so
-this is far too coarse to centre a 96-pixel crop on a hand and is not offered as a pose
-source; it is ample to tell people apart (they stand hundreds of pixels apart), which is
-what the target-person choice uses it for.
+image rows down). Fitted on the tracked joints of the 7 real NTU files; ``bench/projection.py``
+measures it (``docs/rgb.md`` has the numbers): a few pixels median on the files it was fitted
+on, but about 30 px on a camera the fit did not see (the files come from two devices, C001
+and C003). PKU-MMD's devices are others, so it is too coarse to centre a 96-pixel crop on a
+hand and is not offered as a pose source; it is ample to tell people apart (they stand
+hundreds of pixels apart), which is what the target-person choice uses it for.
 """
 
 from __future__ import annotations
