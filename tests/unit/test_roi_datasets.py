@@ -10,13 +10,15 @@ import pandas as pd
 import pytest
 import torch
 import zarr
+from PIL import Image
 from training_data import TINY_OPTIONS
 
 from mmnet.config import SkeletonOptions
 from mmnet.datasets.demo import DEMO_NUCLA, DEMO_PKU
+from mmnet.datasets.nucla import NUCLA
 from mmnet.demo.nucla import generate_demo_nucla
 from mmnet.demo.pku import generate_demo_pku
-from mmnet.frame_source import open_frames
+from mmnet.frame_source import ImageFrames, open_frames
 from mmnet.frames import FrameConfig, evaluation_frames, random_interval_frames, select_frames
 from mmnet.pose2d.from_json import ImportBackend
 from mmnet.roi import RoiStore
@@ -24,7 +26,7 @@ from mmnet.roi.tile import CELL, SINGLE, TWO_PERSON, build_column, crop, flip_co
 from mmnet.scores import read_scores
 from mmnet.stages.index import write_index
 from mmnet.stages.pose2d import estimate_shard, merge_poses
-from mmnet.stages.roi import merge_rois, roi_shard
+from mmnet.stages.roi import _Columns, merge_rois, roi_shard
 from mmnet.stages.shards import Shard, ShardOutput
 from mmnet.stages.skeleton import build_skeletons
 from mmnet.status import STATUS_FRAME_COUNT_MISMATCH, STATUS_FRAMES_MISSING
@@ -224,6 +226,38 @@ def test_nucla_leg_shift_moves_hand_and_leg_cells_down_15_pixels_at_480_lines():
         np.testing.assert_array_equal(
             shifted[48 * row : 48 * (row + 1)], crop(image, (276, 191, 324, 239))
         )
+
+
+@pytest.mark.parametrize("with_depth", [True, False])
+def test_nucla_stage_takes_the_nearest_person_by_depth_and_shifts_its_parts(tmp_path, with_depth):
+    """Two detections on a 640x480 frame; the depth image (320x240 mm) puts person 1 nearer
+    at its MidHip: the column is person 1's with rows 1-4 15 px lower. Without a depth image:
+    detection 0, still shifted (the original's several-people branch), and a note."""
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    Image.fromarray(image).save(tmp_path / "frame.png")
+    depth = np.zeros((240, 320), np.uint16)
+    depth[148:153, 48:53], depth[148:153, 198:203] = 3000, 2000  # person 0 far, person 1 near
+    Image.fromarray(depth).save(tmp_path / "depth.png")
+    source = ImageFrames([tmp_path / "frame.png"],
+                         lambda: [tmp_path / "depth.png" if with_depth else None])  # fmt: skip
+    people = np.zeros((2, 25, 3))
+    for person, x in ((0, 100.0), (1, 400.0)):
+        people[person, :, :] = (x, 250.0, 0.9)
+        people[person, 0, 1] = 150.0  # the nose, above
+        people[person, 8, :2] = (x, 300.0)  # MidHip
+    columns = _Columns(NUCLA, {"label": 0, "sample": "S01A01E01V01"}, source)
+    column, layout = columns.build(image, people, 0)
+    chosen = 1 if with_depth else 0
+    expected = build_column(image, people, 48, two_person=False, person=chosen, shift=15.0)
+    assert layout == SINGLE
+    np.testing.assert_array_equal(column, expected)
+    unshifted = build_column(image, people, 48, two_person=False, person=chosen)
+    np.testing.assert_array_equal(column[:48], unshifted[:48])  # the head is not moved
+    assert not np.array_equal(column[48:], unshifted[48:])
+    assert ("no depth image" in columns.note()) is not with_depth
+    alone, _ = columns.build(image, people[1:], 0)  # one detection: no shift
+    np.testing.assert_array_equal(alone, build_column(image, people[1:], 48, two_person=False))
 
 
 def test_nucla_frame_problems_are_recorded_per_sample(nucla):
