@@ -17,7 +17,8 @@ DATASETS = sorted(CONFIG.datasets)
 PROTOCOLS = {name: CONFIG.dataset(name).protocols for name in DATASETS}
 # Demo datasets: their raw files are generated (rule demo_dataset), not configured.
 GENERATED_DATASETS = [name for name in DATASETS if CONFIG.dataset(name).generated]
-# Datasets with videos get the RGB stages (frames, 2D pose, ROI) in the default target.
+# Datasets with their RGB source (videos; N-UCLA's frames) get the RGB stages (frames, 2D
+# pose, ROI) in the default target.
 RGB_DATASETS = [name for name in DATASETS if CONFIG.dataset(name).has_rgb]
 
 
@@ -94,38 +95,40 @@ def needs_frames(wildcards):
     return CONFIG.runs_extract_frames(wildcards.dataset)
 
 
-def video_inputs(wildcards):
-    """The dataset's video folder (the demo's is generated with its raw files).
+def rgb_inputs(wildcards):
+    """The dataset's RGB source: its videos (NTU, PKU-MMD) or frame folders (N-UCLA), or
+    the demo's generated raw folder.
 
-    A dataset without `videos` stops the run before any job, naming the key.
+    A dataset without it stops the run before any job, naming the key.
     """
     name = wildcards.dataset
     if name in GENERATED_DATASETS:
         return {"raw": str(raw_root(name))}
+    entry = CONFIG.dataset(name)
     try:
-        videos = CONFIG.dataset(name).raw_paths().videos
+        path = entry.rgb_path()
     except ConfigError as error:
         raise WorkflowError(str(error)) from None
-    if videos is None:
+    if path is None:
         raise WorkflowError(
-            f"datasets.{name}.videos: required for the RGB stages (frames, pose2d, roi)"
+            f"datasets.{name}.{entry.rgb_source}: required for the RGB stages (frames, pose2d, roi)"
         )
-    return {"videos": str(videos)}
+    return {entry.rgb_source: str(path)}
 
 
 def pose2d_inputs(wildcards):
-    """samples.parquet, the videos, and what the dataset's pose backend reads."""
-    inputs = {"samples": f"results/{wildcards.dataset}/samples.parquet", **video_inputs(wildcards)}
+    """samples.parquet, the RGB source, and what the dataset's pose backend reads."""
+    inputs = {"samples": f"results/{wildcards.dataset}/samples.parquet", **rgb_inputs(wildcards)}
     if needs_frames(wildcards):
         inputs["frames"] = f"results/{wildcards.dataset}/frames/{wildcards.scatteritem}"
-    entry = config["datasets"][wildcards.dataset]
-    if entry["pose_backend"] == "import":
-        if not Path(entry["openpose_json"]).is_dir():
+    entry = CONFIG.dataset(wildcards.dataset)
+    if entry.pose_backend == "import" and not entry.generated:  # the demo's is in its raw
+        if not entry.openpose_json.is_dir():
             raise WorkflowError(
                 f"datasets.{wildcards.dataset}.openpose_json: folder "
-                f"{entry['openpose_json']!r} does not exist (edit the config file)"
+                f"{str(entry.openpose_json)!r} does not exist (edit the config file)"
             )
-        inputs["openpose_json"] = entry["openpose_json"]
+        inputs["openpose_json"] = str(entry.openpose_json)
     return inputs
 
 
@@ -152,25 +155,30 @@ def dataset_kind(wildcards):
 
 def train_options_of(wildcards):
     """Resolved `train` options of a training (a param, so editing one reruns it)."""
-    stream = wildcards.get("stream", "rgb")  # train_rgb has no stream wildcard
-    return CONFIG.train_options(wildcards.dataset, wildcards.protocol, stream).to_dict()
+    return CONFIG.train_options(wildcards.dataset, wildcards.protocol, wildcards.stream).to_dict()
 
 
 def rgb_teacher_model(wildcards):
     """The ST-GCN joint model that gives the rgb stream its attention: the joint stream's
-    when it is an ST-GCN, else the protocol's own teacher training (backbone msg3d)."""
+    when it is an ST-GCN, else the protocol's own teacher training (backbone msg3d). The
+    RGB-only baseline (rgb_plain) has none."""
+    if wildcards.stream != "rgb":
+        return []
     teacher = CONFIG.rgb_teacher(wildcards.dataset, wildcards.protocol)
     return f"results/{wildcards.dataset}_{wildcards.protocol}/{teacher}/model.pt"
 
 
 def rgb_fusion_scores(wildcards):
     """`selection: paper` selects the rgb stream on its fusion with the skeleton streams'
-    test scores (as the original's fused processor): those scores, else nothing."""
+    test scores (as the original's fused processor): those scores, else nothing (and
+    nothing for rgb_plain, which the original selected on its own test top-1)."""
+    if wildcards.stream != "rgb":
+        return []
     options = CONFIG.train_options(wildcards.dataset, wildcards.protocol, "rgb")
     if options.selection != "paper":
         return []
     run = f"results/{wildcards.dataset}_{wildcards.protocol}"
-    streams = [s for s in CONFIG.fused_streams(wildcards.dataset) if s != "rgb"]
+    streams = [s for s in CONFIG.fused_streams(wildcards.dataset) if s in ("joint", "bone")]
     return [f"{run}/{stream}/scores.parquet" for stream in streams]
 
 
@@ -192,7 +200,7 @@ def log_fused_accuracy():
 
 
 def ensemble_streams(wildcards):
-    """Streams the dataset fuses (no rgb for a dataset without videos)."""
+    """Streams the dataset fuses (no rgb, rgb_plain for a dataset without the RGB side)."""
     return CONFIG.fused_streams(wildcards.dataset)
 
 

@@ -1,4 +1,5 @@
-# Training: ST-GCN on the joint and bone streams, the MMNet fusion model on the rgb stream.
+# Training: ST-GCN on the joint and bone streams, the MMNet fusion model on the rgb stream,
+# and the optional RGB-only baseline rgb_plain (ResNet-18 on the ROI, no skeleton attention).
 # Outputs: results/{dataset}_{protocol}/{stream}/ (see docs/training.md). A training keeps
 # resume.pt beside its outputs while it runs (undeclared, so a retried job finds it).
 
@@ -41,6 +42,8 @@ rule train_skeleton:
         "../workflow/scripts/train.py"
 
 
+# stream rgb (MMNet: needs the teacher's joint model) or rgb_plain (the RGB-only baseline,
+# trained only when ensemble.streams names it or its files are asked for)
 rule train_rgb:
     input:
         samples="results/{dataset}/samples.parquet",
@@ -49,21 +52,23 @@ rule train_rgb:
         joint_model=rgb_teacher_model,
         fusion_scores=rgb_fusion_scores,
     output:
-        model="results/{dataset}_{protocol}/rgb/model.pt",
-        scores="results/{dataset}_{protocol}/rgb/scores.parquet",
-        metrics="results/{dataset}_{protocol}/rgb/metrics.json",
-        history="results/{dataset}_{protocol}/rgb/history.csv",
+        model="results/{dataset}_{protocol}/{stream}/model.pt",
+        scores="results/{dataset}_{protocol}/{stream}/scores.parquet",
+        metrics="results/{dataset}_{protocol}/{stream}/metrics.json",
+        history="results/{dataset}_{protocol}/{stream}/history.csv",
         curve=report(
-            "results/{dataset}_{protocol}/rgb/curve.png",
+            "results/{dataset}_{protocol}/{stream}/curve.png",
             caption="../workflow/report/curve.rst",
             category="Training",
             subcategory="{dataset}_{protocol}",
-            labels={"dataset": "{dataset}", "protocol": "{protocol}", "stream": "rgb"},
+            labels={"dataset": "{dataset}", "protocol": "{protocol}", "stream": "{stream}"},
         ),
     log:
-        "results/logs/train_rgb/{dataset}_{protocol}.log",
+        "results/logs/train_rgb/{dataset}_{protocol}_{stream}.log",
     benchmark:
-        "results/benchmarks/train_rgb/{dataset}_{protocol}.tsv"
+        "results/benchmarks/train_rgb/{dataset}_{protocol}_{stream}.tsv"
+    wildcard_constraints:
+        stream="rgb|rgb_plain",
     conda:
         "../envs/torch.yaml"
     threads: 4

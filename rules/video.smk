@@ -1,10 +1,11 @@
 # RGB front end: selected frames -> 2D pose -> five-frame ROI (docs/rgb.md).
-# Only the frames the ROI needs are ever decoded; pose runs on those frames only.
+# Only the frames the ROI needs are ever decoded; pose runs on those frames only. The frames
+# come from videos (NTU, PKU-MMD) or frame folders (N-UCLA): rgb_inputs.
 
 
 rule extract_frames:
     input:
-        unpack(video_inputs),
+        unpack(rgb_inputs),
         samples="results/{dataset}/samples.parquet",
     output:
         directory("results/{dataset}/frames/{scatteritem}"),
@@ -68,7 +69,7 @@ rule gather_pose2d:
 
 rule build_roi:
     input:
-        unpack(video_inputs),
+        unpack(rgb_inputs),
         samples="results/{dataset}/samples.parquet",
         pose_store="results/{dataset}/pose2d.zarr",
         pose_table="results/{dataset}/pose2d.parquet",

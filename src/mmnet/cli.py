@@ -173,13 +173,14 @@ def _training_paths(args: argparse.Namespace, out_dir: str | Path):
     from mmnet.stages.train import TrainPaths
 
     rgb = args.stream == "rgb"
+    roi = args.stream in ("rgb", "rgb_plain")
     teacher = _config(args).rgb_teacher(args.dataset, args.protocol) if rgb else None
     fusion = [_run_dir(args) / s / "scores.parquet" for s in ("joint", "bone")]  # paper only
     return TrainPaths(
         samples=args.samples or _results(args, "samples.parquet"),
         skeleton=args.skeleton or _results(args, "skeleton.zarr"),
         out_dir=out_dir,
-        roi=(args.roi or _results(args, "roi.zarr")) if rgb else None,
+        roi=(args.roi or _results(args, "roi.zarr")) if roi else None,
         joint_model=(args.joint_model or _run_dir(args) / teacher / "model.pt") if rgb else None,
         fusion_scores=tuple(fusion) if rgb else (),
     )
@@ -418,12 +419,17 @@ def build_parser() -> argparse.ArgumentParser:
         with_config(p, dataset=False)
         p.add_argument("-d", "--dataset", required=True, help="dataset name in the config")
         p.add_argument("-p", "--protocol", required=True, help="protocol (xsub, xview...)")
-        p.add_argument("-s", "--stream", choices=["joint", "bone", "rgb", "teacher"], required=True)
+        p.add_argument(
+            "-s",
+            "--stream",
+            choices=["joint", "bone", "rgb", "rgb_plain", "teacher"],
+            required=True,
+        )
 
     def with_paths(p: argparse.ArgumentParser) -> None:
         p.add_argument("--samples", help="default: results/<dataset>/samples.parquet")
         p.add_argument("--skeleton", help="default: results/<dataset>/skeleton.zarr")
-        p.add_argument("--roi", help="rgb: default results/<dataset>/roi.zarr")
+        p.add_argument("--roi", help="rgb, rgb_plain: default results/<dataset>/roi.zarr")
         p.add_argument(
             "--joint-model",
             help="rgb: the ST-GCN teacher (default results/<dataset>_<protocol>/joint/ or "

@@ -117,7 +117,8 @@ def _check_pose_backend(name: str, entry: dict, dataset: Dataset) -> None:
     if not _entry_has_rgb(entry):
         return
     backend = entry.get("pose_backend", "kinect")
-    if backend == "import" and not entry.get("openpose_json"):
+    generated_json = dataset.generated is not None and dataset.generated.openpose_json
+    if backend == "import" and not entry.get("openpose_json") and not generated_json:
         raise ConfigError(
             f"datasets.{name}.openpose_json: required by pose_backend 'import' "
             "(the folder of OpenPose *_keypoints.json subfolders)"
@@ -222,12 +223,24 @@ def raw_paths_of(name: str, entry: dict, check: bool = True) -> RawPaths:
 
 
 def _entry_has_rgb(entry: Mapping[str, Any]) -> bool:
-    """Whether a validated entry gets the RGB side: its videos are configured, or its kind
-    is generated with videos (:class:`~mmnet.datasets.base.GeneratedRaw`)."""
+    """Whether a validated entry gets the RGB side: it names its kind's RGB source
+    (``videos`` for NTU and PKU-MMD, ``frames`` for N-UCLA: ``RgbSpec.source``), or its kind
+    is generated with one (:class:`~mmnet.datasets.base.GeneratedRaw`)."""
+    dataset = get_dataset(entry["kind"])
+    if dataset.generated is not None:
+        return dataset.generated.has(dataset.rgb.source)
+    return bool(entry.get(dataset.rgb.source))
+
+
+def _openpose_json(name: str, entry: Mapping[str, Any]) -> Path | None:
+    """The OpenPose JSON folder of ``pose_backend: import``: the entry's, else, for a
+    generated kind, the one its generator writes under :func:`raw_root`."""
+    if entry.get("openpose_json"):
+        return Path(entry["openpose_json"])
     generated = get_dataset(entry["kind"]).generated
-    if generated is not None:
-        return generated.videos is not None
-    return bool(entry.get("videos"))
+    if entry.get("pose_backend") == "import" and generated and generated.openpose_json:
+        return raw_root(name) / generated.openpose_json
+    return None
 
 
 def _require(ok: bool, key: str, path: Path | str, what: str) -> None:
@@ -238,7 +251,9 @@ def _require(ok: bool, key: str, path: Path | str, what: str) -> None:
 # --------------------------------------------------------------------------------------
 # Training options: top-level `train` keys, then `presets`, then `overrides` (see schema).
 
-TRAIN_STREAMS = ("joint", "bone", "rgb", "teacher")
+TRAIN_STREAMS = ("joint", "bone", "rgb", "rgb_plain", "teacher")
+#: Streams that read the ROI (only datasets with the RGB side have them).
+RGB_STREAMS = ("rgb", "rgb_plain")
 _TRAIN_RULE_LISTS = ("presets", "overrides")
 _NOT_OPTIONS = (*_TRAIN_RULE_LISTS, "protocols")
 
@@ -358,7 +373,6 @@ class FloorOptions:
 class RoiOptions:
     """The ``roi`` section (see the schema)."""
 
-    webp_effort: int = 1
     preview_tiles: int = 16
 
 
@@ -391,8 +405,19 @@ class DatasetConfig:
     @property
     def has_rgb(self) -> bool:
         """Whether it gets the RGB side (frames, 2D pose, ROI, rgb stream): datasets whose
-        entry names their videos, and generated ones whose kind generates videos for it."""
+        entry names their RGB source (``videos``; N-UCLA's ``frames``), and generated ones
+        whose kind generates it."""
         return _entry_has_rgb(self.entry)
+
+    @property
+    def rgb_source(self) -> str:
+        """The config key of its RGB source: ``videos`` or ``frames`` (``RgbSpec.source``)."""
+        return self.kind.rgb.source
+
+    def rgb_path(self, check: bool = True) -> Path | None:
+        """Its RGB source's folder (videos or frame folders), None when not configured."""
+        paths = self.raw_paths(check)
+        return paths.videos if self.rgb_source == "videos" else paths.extra.get(self.rgb_source)
 
     def raw_paths(self, check: bool = True) -> RawPaths:
         """Its raw paths; with ``check``, a missing one is a ConfigError naming key and path."""
@@ -423,7 +448,7 @@ class Config:
                 kind=get_dataset(entry["kind"]),
                 protocols=tuple(entry["protocols"]),
                 pose_backend=entry.get("pose_backend", "kinect"),
-                openpose_json=Path(entry["openpose_json"]) if entry.get("openpose_json") else None,
+                openpose_json=_openpose_json(name, entry),
                 entry=copy.deepcopy(entry),
             )
             for name, entry in config["datasets"].items()
@@ -473,9 +498,12 @@ class Config:
 
     def fused_streams(self, dataset: str) -> list[str]:
         """The streams ``ensemble.json`` fuses for ``dataset``: ``ensemble.streams``, less
-        ``rgb`` for a dataset without the RGB side (which then fuses its skeleton streams)."""
+        ``rgb`` and ``rgb_plain`` for a dataset without the RGB side (which then fuses its
+        skeleton streams)."""
         streams = list(self.ensemble.streams)
-        return streams if self.dataset(dataset).has_rgb else [s for s in streams if s != "rgb"]
+        if self.dataset(dataset).has_rgb:
+            return streams
+        return [s for s in streams if s not in RGB_STREAMS]
 
     def fused_weights(self, dataset: str) -> dict[str, float]:
         """``ensemble.weights`` of the streams :meth:`fused_streams` fuses."""

@@ -25,3 +25,7 @@ STATUS_VIDEO_MISSING = "video_missing"
 STATUS_VIDEO_UNREADABLE = "video_unreadable"
 #: The video's frame count differs from the skeleton's (a whole-sample video).
 STATUS_FRAME_COUNT_MISMATCH = "frame_count_mismatch"
+#: A frame-folder dataset (N-UCLA) has no frame folder or frame list for the sample.
+STATUS_FRAMES_MISSING = "frames_missing"
+#: None of the sample's listed frame files can be read.
+STATUS_FRAMES_UNREADABLE = "frames_unreadable"

@@ -248,26 +248,3 @@ def scaled_size(width: int, height: int, max_height: int | None) -> tuple[int, i
     if max_height is None or height <= max_height:
         return width, height
     return 2 * round(width * max_height / height / 2), max_height
-
-
-def write_frame_images(
-    reader: VideoReader,
-    frames: dict[int, str],
-    out_dir: Path,
-    *,
-    first_frame: int = 0,
-    max_height: int | None,
-    quality: int,
-) -> tuple[int, int]:
-    """Decode sample frames ``{frame: file stem}`` and write them as JPEG into ``out_dir``.
-
-    Frames are shrunk to ``max_height`` lines (pose models see far fewer; ``docs/rgb.md``).
-    Returns the image size ``(width, height)``.
-    """
-    from PIL import Image
-
-    size = scaled_size(reader.width, reader.height, max_height)
-    images = reader.read([first_frame + f for f in frames], size=size)
-    for frame, stem in frames.items():
-        Image.fromarray(images[first_frame + frame]).save(out_dir / f"{stem}.jpg", quality=quality)
-    return size

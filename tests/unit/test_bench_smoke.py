@@ -80,3 +80,24 @@ def test_train_step_bench_times_every_model_on_the_cpu(tmp_path):
     }  # fmt: skip
     assert all(value > 0 for value in figures.values())
     assert "no GPU here" in out
+
+
+def test_projection_bench_fits_and_reports_held_out_errors(tmp_path):
+    realdata("ntu60", "skeletons")
+    run_bench("projection.py", "--json", str(tmp_path / "projection.json"), cwd=tmp_path)
+    report = json.loads((tmp_path / "projection.json").read_text())
+    assert report["files"] == 7
+    assert report["refit_all"] == pytest.approx(report["shipped_model"], abs=1e-3)
+    assert report["shipped_all"]["median_px"] < 5  # the files it was fitted on
+    assert report["camera_held_out:C003"]["median_px"] > 20  # a device the fit never saw
+
+
+def test_roi_datasets_bench_measures_both_routes(tmp_path):
+    run_bench("roi_datasets.py", "--reads", "5", "--json", str(tmp_path / "r.json"), cwd=tmp_path)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert set(report) == {"demo_pku", "demo_nucla"}
+    assert report["demo_pku"]["original_dump_bytes_per_sample"] > 0
+    assert report["demo_nucla"]["original_dump_bytes_per_sample"] == 0  # N-UCLA ships JPEG
+    for result in report.values():
+        assert result["samples"] > 20 and result["original_tiles_per_s"] > 0
+        assert result["ours_build_columns_per_s"] > 0 and result["ours_loader_tiles_per_s"] > 0

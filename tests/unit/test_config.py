@@ -98,10 +98,12 @@ def test_ensemble_defaults_and_errors():
 
 def test_datasets_without_videos_fuse_their_skeleton_streams():
     config = load_config([REPO / "config" / "config.yaml"])
-    assert [config.dataset(name).has_rgb for name in ("ntu60", "ntu120", "pku", "nucla")] == [
-        True, True, False, False,
-    ]  # fmt: skip
+    assert all(config.dataset(name).has_rgb for name in ("ntu60", "ntu120", "pku", "nucla"))
+    assert config.dataset("nucla").rgb_source == "frames"  # N-UCLA ships frame folders
     assert config.fused_streams("ntu60") == ["joint", "bone", "rgb"]
-    assert config.fused_streams("pku") == ["joint", "bone"]
+    assert config.fused_streams("pku") == config.fused_streams("nucla") == ["joint", "bone", "rgb"]
+    entry = {"kind": "pku", "skeletons": "/s", "labels": "/l", "splits": "/p"}
+    bare = Config.from_dict({"datasets": {"pku": entry}})  # no videos: no RGB side
+    assert not bare.dataset("pku").has_rgb and bare.fused_streams("pku") == ["joint", "bone"]
     demo = load_config([REPO / "config" / "demo.yaml"])
     assert demo.dataset("demo").has_rgb and demo.fused_streams("demo") == ["joint", "bone", "rgb"]

@@ -87,22 +87,37 @@ def test_missing_pku_folders_name_key_and_path():
 
 def test_generated_kinds_take_their_raw_paths_under_results():
     config = Config.from_dict(
-        _config(p={"kind": "demo_pku"}, n={"kind": "demo_nucla"}, d={"kind": "demo"})
+        _config(
+            p={"kind": "demo_pku", "pose_backend": "import"},
+            n={"kind": "demo_nucla", "pose_backend": "import"},
+            d={"kind": "demo"},
+        )
     )
     pku = config.dataset("p").raw_paths()
     assert pku.skeletons == (Path("results/p/raw/PKU_Skeleton_Renew"),)
     assert pku.extra == {"labels": Path("results/p/raw/Train_Label_PKU_final"),
                          "splits": Path("results/p/raw/Split")}  # fmt: skip
-    assert pku.videos is None and pku.missing_skeletons is None  # RGB off for now
+    assert pku.videos == Path("results/p/raw/RGB_VIDEO") and pku.missing_skeletons is None
     nucla = config.dataset("n").raw_paths()
     assert nucla.skeletons == (
         Path("results/n/raw/multiview_action_skeleton"),
         Path("results/n/raw/all_sqe"),
     )
-    assert nucla.extra == {} and nucla.videos is None
+    assert nucla.extra == {"frames": Path("results/n/raw/multiview_action")}
+    assert nucla.videos is None
     assert config.dataset("d").raw_paths().videos == Path("results/d/raw/videos")
     assert [config.dataset(n).generated for n in "pnd"] == [True, True, True]
-    assert [config.dataset(n).has_rgb for n in "pnd"] == [False, False, True]
+    assert [config.dataset(n).has_rgb for n in "pnd"] == [True, True, True]
+    assert [config.dataset(n).rgb_path() for n in "pn"] == [
+        Path("results/p/raw/RGB_VIDEO"), Path("results/n/raw/multiview_action"),
+    ]  # fmt: skip
+    # the import backend's JSON: the generated folder, unless the entry names another
+    assert config.dataset("p").openpose_json == Path("results/p/raw/openpose_pkummd")
+    assert config.dataset("n").openpose_json == Path("results/n/raw/openpose_ucla")
+    assert config.dataset("d").openpose_json is None
+    for kind in ("demo_pku", "demo_nucla"):  # no colour-space joints: kinect is refused
+        with pytest.raises(ConfigError, match=r"datasets\.x\.pose_backend: .*'kinect' cannot"):
+            Config.from_dict(_config(x={"kind": kind}))
     assert config.demo_options("p") == {
         "seed": 0, "subjects": 6, "sequences": 2, "frames": [40, 56], "gaps": [12, 30],
     }  # fmt: skip
@@ -113,11 +128,16 @@ def test_generated_kinds_take_their_raw_paths_under_results():
 
 
 def test_nucla_frames_is_an_optional_raw_path(tmp_path):
-    entry = {"kind": "nucla", "skeletons": str(tmp_path)}
+    entry = {"kind": "nucla", "skeletons": str(tmp_path), "videos": str(tmp_path)}
     config = Config.from_dict(_config(n=entry))
     assert config.dataset("n").raw_paths().extra == {}
+    assert not config.dataset("n").has_rgb  # N-UCLA's RGB side reads frames, not videos
     entry["frames"] = str(tmp_path / "multiview_action")
+    with pytest.raises(ConfigError, match=r"datasets\.n\.pose_backend: .*'kinect' cannot"):
+        Config.from_dict(_config(n=dict(entry)))  # frames: the RGB side, with a 2D pose source
+    entry.update(pose_backend="import", openpose_json=str(tmp_path))
     config = Config.from_dict(_config(n=entry))
+    assert config.dataset("n").has_rgb and config.dataset("n").rgb_source == "frames"
     with pytest.raises(
         ConfigError, match=r"datasets\.n\.frames: folder '.*multiview_action' does not exist"
     ):

@@ -45,7 +45,7 @@ def test_dry_run_shows_both_datasets(tmp_path):
 
 
 def test_their_ensemble_fuses_the_skeleton_streams(tmp_path):
-    """Without videos (RGB not wired for PKU-MMD and N-UCLA), ensemble.json fuses joint+bone."""
+    """Without their RGB source (no videos, no frames), ensemble.json fuses joint+bone."""
     config = datasets_config(tmp_path)
     out = snakemake(tmp_path, "-n", "results/pku_xsub/ensemble.json", "--configfile", config).stdout
     assert job_counts(out) == {

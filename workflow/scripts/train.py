@@ -1,7 +1,8 @@
 """Rules train_skeleton and train_rgb: one stream of one protocol.
 
-train_skeleton has a ``stream`` wildcard (joint or bone); train_rgb trains the MMNet fusion
-model and brings the ROI store and the frozen joint model as inputs.
+train_skeleton has a ``stream`` wildcard (joint, bone, teacher); train_rgb's (rgb, rgb_plain)
+trains the MMNet fusion model, with the ROI store and the frozen joint model as inputs, or
+the RGB-only baseline on the ROI store.
 """
 
 from pathlib import Path
@@ -15,7 +16,7 @@ train(
     Config.from_dict(snakemake.config),
     snakemake.wildcards.dataset,
     snakemake.wildcards.protocol,
-    snakemake.wildcards.get("stream", "rgb"),
+    snakemake.wildcards.stream,
     TrainPaths(
         samples=snakemake.input.samples,
         skeleton=snakemake.input.skeleton,

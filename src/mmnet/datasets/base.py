@@ -43,13 +43,20 @@ class GeneratedRaw:
         videos: folder of videos (None: the RGB stages do not run for the kind).
         missing_skeletons: the exclusion list, if the generator writes one.
         extra: the kind's further raw paths (:attr:`Dataset.extra_paths` and
-            :attr:`Dataset.optional_paths` keys).
+            :attr:`Dataset.optional_paths` keys; N-UCLA's ``frames``).
+        openpose_json: the generated OpenPose JSON folder, the ``openpose_json`` of
+            ``pose_backend: import`` when the config entry gives none.
     """
 
     skeletons: tuple[str, ...]
     videos: str | None = None
     missing_skeletons: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+    openpose_json: str | None = None
+
+    def has(self, key: str) -> bool:
+        """Whether the generator writes raw path ``key`` (``videos`` or an extra key)."""
+        return self.videos is not None if key == "videos" else key in self.extra
 
     def raw_paths(self, root: Path) -> RawPaths:
         """The raw paths of a dataset generated under ``root``."""
@@ -102,35 +109,66 @@ class RawSkeleton:
 
 @dataclass(frozen=True)
 class RgbSpec:
-    """How the RGB stages see a dataset's videos (spec §4.3); one per dataset kind.
+    """How the RGB stages see a dataset's frames (spec §4.3); one per dataset kind.
 
     Attributes:
+        source: the raw path holding the RGB side, a config key: ``"videos"`` (NTU, PKU-MMD:
+            video files, :meth:`Dataset.sample_video`) or ``"frames"`` (N-UCLA: image
+            folders, :meth:`Dataset.frame_files`). A dataset entry that names it gets the
+            RGB stages.
         patch: side of a body-part patch, in pixels of a frame ``reference_height`` high
             (NTU/PKU 96 at 1080; N-UCLA 48 at 480). Frames of another height scale it (the
             demo's 270-line videos use 24), so a patch always covers the same body area.
         reference_height: frame height ``patch`` refers to.
         color_size: ``(width, height)`` of the image the colour-space joints of
-            :meth:`Dataset.color_joints` refer to (Kinect v2: 1920x1080).
-        choice_keypoint: BODY_25 keypoint that matches detections to reference bodies when
-            the target person is chosen (1 Neck for NTU, 8 MidHip for N-UCLA).
+            :meth:`Dataset.reference_joints` refer to (Kinect v2: 1920x1080).
+        frame_rule: which frames a tile uses (:data:`mmnet.frames.FRAME_RULES`): ``inner``
+            (NTU, N-UCLA) or ``from_start`` (PKU-MMD's windows, spec §4.3.2).
+        person_choice: how the target person is chosen among several detections:
+            ``"skeleton"`` (the detection nearest the skeleton body of most motion energy,
+            when the dataset has :meth:`Dataset.reference_joints`; else detection 0, the
+            original's PKU rule) or ``"depth"`` (N-UCLA: the detection nearest the camera
+            in the frame's depth image, spec §4.3.4; detection 0 without a depth image).
+        choice_keypoint: BODY_25 keypoint that places a detection for that choice (1 Neck
+            for NTU/PKU, 8 MidHip for N-UCLA).
         choice_joint: the skeleton joint at the same place (Kinect v2 2 Neck).
-        max_depth: metres; farther reference bodies are never the target (original: 4.5 m).
+        choice_tolerance: pixels (at ``reference_height``) within which detections count as
+            equally near the skeleton body, the first listed winning: PKU-MMD's 48 (its
+            projected joints are tens of pixels off; two detections of one person then keep
+            OpenPose's order, as the original); 0 elsewhere.
+        max_depth: metres; farther bodies are never the target (NTU 4.5 m, N-UCLA 4 m).
         flip_swaps_rows: layouts whose flip also swaps the left/right rows (spec §4.3.6):
             ``"two_person"`` (NTU, PKU) or ``"always"`` (N-UCLA).
+        part_shift: pixels (at ``reference_height``) the hand and leg patches (rows 1-4) move
+            down when the person was chosen among several detections: N-UCLA's 15 (its
+            original crops them 15 px lower in that case only, spec §4.3.4); 0 elsewhere.
     """
 
+    source: str = "videos"
     patch: int = 96
     reference_height: int = 1080
     color_size: tuple[int, int] = (1920, 1080)
+    frame_rule: str = "inner"
+    person_choice: str = "skeleton"
     choice_keypoint: int = 1
     choice_joint: int = 2
+    choice_tolerance: int = 0
     max_depth: float = 4.5
     flip_swaps_rows: str = "two_person"
+    part_shift: int = 0
 
     def patch_size(self, frame_height: int) -> int:
         """Patch side for frames ``frame_height`` high, rounded to a multiple of 4 (the
         two-person layout's half patches are centred on a keypoint)."""
         return max(4, 4 * round(self.patch * frame_height / self.reference_height / 4))
+
+    def tolerance_size(self, frame_height: int) -> float:
+        """:attr:`choice_tolerance` in pixels of frames ``frame_height`` high."""
+        return self.choice_tolerance * frame_height / self.reference_height
+
+    def shift_size(self, frame_height: int) -> float:
+        """:attr:`part_shift` in pixels of frames ``frame_height`` high."""
+        return self.part_shift * frame_height / self.reference_height
 
 
 @dataclass(frozen=True)
@@ -242,11 +280,18 @@ class Dataset(ABC):
         return Path(root) / str(row["sample"]) / f"{self.frame_stem(row, frame)}_keypoints.json"
 
     def color_joints(self, row: Mapping) -> np.ndarray | None:
-        """Skeleton joints in colour-image pixels, ``(B, F, V, 4)`` float64 with fields
-        (colorX, colorY, depth z in metres, trackingState); body ``b`` of a frame is the
-        ``b``-th listed, zeros where absent. ``None`` when the dataset has none (then the
-        ``kinect`` pose backend is unavailable and the target person is detection 0)."""
+        """Skeleton joints in colour-image pixels as the sensor recorded them, ``(B, F, V,
+        4)`` float64 with fields (colorX, colorY, depth z in metres, trackingState); body
+        ``b`` of a frame is the ``b``-th listed, zeros where absent. ``None`` when the
+        dataset has none: then the ``kinect`` pose backend is unavailable."""
         return None
+
+    def reference_joints(self, row: Mapping) -> np.ndarray | None:
+        """The skeleton bodies in colour-image pixels that the target-person choice matches
+        detections to (same layout as :meth:`color_joints`, which it defaults to). PKU-MMD
+        has no colour coordinates and projects its camera-space joints instead. ``None``:
+        the target among several detections is detection 0."""
+        return self.color_joints(row)
 
     def add_splits(self, table: pd.DataFrame, protocols: list[str], raw: RawPaths) -> pd.DataFrame:
         """Add one boolean column per protocol (True = training sample)."""

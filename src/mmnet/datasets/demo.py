@@ -49,9 +49,8 @@ DEMO = NTUDataset(
 )
 
 #: PKU-MMD's formats, readers and official-split rules with the demo's 7 classes (class id
-#: = demo action id, 7 handshake the two-person one), T = 64, no exclusion list. The
-#: generator also writes RGB_VIDEO/ and the OpenPose JSON (openpose_pkummd/); the RGB
-#: stages do not run for the kind yet (no ``videos`` here).
+#: = demo action id, 7 handshake the two-person one), T = 64, no exclusion list. RGB side:
+#: the long videos RGB_VIDEO/ and the authors' OpenPose JSON layout (openpose_pkummd/).
 DEMO_PKU = replace(
     PKU,
     kind="demo_pku",
@@ -61,20 +60,25 @@ DEMO_PKU = replace(
     missing_list=None,
     generated=GeneratedRaw(
         skeletons=("PKU_Skeleton_Renew",),
+        videos="RGB_VIDEO",
         extra={"labels": "Train_Label_PKU_final", "splits": "Split"},
+        openpose_json="openpose_pkummd",
     ),
 )
 
 #: N-UCLA's formats, readers and view protocols with the demo's 6 single-person classes as
 #: A01-A06 (folders a01-a06), T = 64, no exclusion list. Skeletons come in both forms, in
-#: multiview_action_skeleton/ (.skeleton) and all_sqe/ (.json). The generator also writes
-#: the frame folders (multiview_action/) and the OpenPose JSON (openpose_ucla/); the RGB
-#: stages do not run for the kind yet (no ``frames`` here).
+#: multiview_action_skeleton/ (.skeleton) and all_sqe/ (.json). RGB side: the frame folders
+#: multiview_action/ (with depth images) and the OpenPose JSON (openpose_ucla/).
 DEMO_NUCLA = replace(
     NUCLA,
     kind="demo_nucla",
     class_names=DEMO_CLASSES[:6],
     max_frames=64,
     missing_list=None,
-    generated=GeneratedRaw(skeletons=("multiview_action_skeleton", "all_sqe")),
+    generated=GeneratedRaw(
+        skeletons=("multiview_action_skeleton", "all_sqe"),
+        extra={"frames": "multiview_action"},
+        openpose_json="openpose_ucla",
+    ),
 )

@@ -38,6 +38,7 @@ from mmnet.datasets.base import (
     FramesUnavailable,
     RawPaths,
     RawSkeleton,
+    RgbSpec,
     UnusableSample,
     read_lines,
 )
@@ -348,4 +349,19 @@ NUCLA = NUCLADataset(
     id_pattern=NUCLA_ID,
     missing_list="nucla_missing_skeletons.txt",
     optional_paths={"frames": "folder"},
+    # spec §4.3: frame folders; 48-pixel patches at 480 lines (240 x 240 canvas); among
+    # several people the nearest by depth at MidHip within 4 m, its hands and legs 15 px
+    # lower; the flip swaps the left/right rows of every layout
+    rgb=RgbSpec(
+        source="frames",
+        patch=48,
+        reference_height=480,
+        color_size=(640, 480),
+        person_choice="depth",
+        choice_keypoint=8,
+        choice_joint=0,
+        max_depth=4.0,
+        flip_swaps_rows="always",
+        part_shift=15,
+    ),
 )

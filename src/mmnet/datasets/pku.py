@@ -37,10 +37,12 @@ from mmnet.datasets.base import (
     Dataset,
     RawPaths,
     RawSkeleton,
+    RgbSpec,
     SampleVideo,
     UnusableSample,
     read_lines,
 )
+from mmnet.skeleton.camera import KINECT_V2_COLOR_SIZE, project
 
 log = logging.getLogger(__name__)
 
@@ -332,6 +334,19 @@ class PKUDataset(Dataset):
         files indexed over the whole long video (spec §1.4)."""
         return Path(root) / f"{row['video']}.avi" / f"{self.frame_stem(row, frame)}_keypoints.json"
 
+    def reference_joints(self, row: Mapping) -> np.ndarray:
+        """The sample's two skeleton persons projected into the colour image with the Kinect
+        v2 colour model fitted on NTU's files (:mod:`mmnet.skeleton.camera`), ``(2, F, 25,
+        4)``: (u, v, z, 2) where the person is present, zeros where not. Tens of pixels
+        off (another device), so used only to tell detected people apart."""
+        joints = self.read_skeleton(row).joints  # (2, F, 25, 3)
+        present = np.abs(joints).sum(axis=(2, 3)) > 0  # (2, F)
+        out = np.zeros((*joints.shape[:3], 4))
+        out[present, :, :2] = project(joints[present])
+        out[present, :, 2] = joints[present][..., 2]
+        out[present, :, 3] = 2.0
+        return np.nan_to_num(out)
+
 
 _COLUMNS = [
     "sample", "video_id", "view", "action", "instance", "video", "start", "end", "confidence",
@@ -357,4 +372,7 @@ PKU = PKUDataset(
     id_pattern=PKU_ID,
     missing_list="pku_missing_skeletons.txt",
     extra_paths={"labels": "folder", "splits": "folder"},
+    # 1080p videos, 96-pixel patches, frames counted from the window's start (spec §4.3.2);
+    # the person choice matches detections to the projected skeleton, half a patch of slack
+    rgb=RgbSpec(color_size=KINECT_V2_COLOR_SIZE, frame_rule="from_start", choice_tolerance=48),
 )

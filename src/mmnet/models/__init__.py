@@ -1,5 +1,5 @@
-"""Models: the original ST-GCN (skeleton streams), the MMNet fusion model (RGB stream) and
-MS-G3D (a stronger skeleton model)."""
+"""Models: the original ST-GCN (skeleton streams), the MMNet fusion model (RGB stream), the
+RGB-only baseline (``rgb_plain``) and MS-G3D (a stronger skeleton model)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,15 @@ from torch import nn
 from mmnet.models.mmnet import MMNet
 from mmnet.models.msg3d import MSG3D
 from mmnet.models.resnet import ResNet18
+from mmnet.models.rgb_only import RGBOnly
 from mmnet.models.stgcn import STGCN
 
-MODELS: dict[str, type[nn.Module]] = {"stgcn": STGCN, "mmnet": MMNet, "msg3d": MSG3D}
+MODELS: dict[str, type[nn.Module]] = {
+    "stgcn": STGCN,
+    "mmnet": MMNet,
+    "msg3d": MSG3D,
+    "rgb_only": RGBOnly,
+}
 
 
 def build_model(name: str, args: dict) -> nn.Module:
@@ -21,4 +27,4 @@ def build_model(name: str, args: dict) -> nn.Module:
         raise KeyError(f"unknown model {name!r}; known: {sorted(MODELS)}") from None
 
 
-__all__ = ["MODELS", "MSG3D", "STGCN", "MMNet", "ResNet18", "build_model"]
+__all__ = ["MODELS", "MSG3D", "STGCN", "MMNet", "RGBOnly", "ResNet18", "build_model"]

@@ -9,6 +9,10 @@ or more people found): each cell holds two ``patch/2``-wide halves, person 0 lef
 person 1 right, in detection order. Otherwise one person: the only one, or, among several,
 the one matched to the nearest reference body (below).
 
+N-UCLA (spec §4.3.4): among several people the target is the one nearest the camera in
+the frame's depth image (:func:`choose_by_depth`), and its hand and leg cells (rows 1-4) are
+cropped ``part_shift`` pixels lower (15 at 480 lines), as the original does in that case.
+
 Each column is then resized to network resolution, ``45 x 225`` (Pillow bilinear, as the
 original's ``Resize((225, 45*K))``), so that stored columns compose into any tile.
 
@@ -21,7 +25,11 @@ Differences from the original, on purpose (``docs/rgb.md``):
   body with the most motion energy within ``max_depth`` (the body the skeleton stream
   keeps first); the original picks the detection nearest the camera from masked depth maps,
   files we do not read. Nearest-by-Kinect-depth was tried and fails on Kinect's spurious
-  "ghost" bodies, which often stand nearer the camera than the actor;
+  "ghost" bodies, which often stand nearer the camera than the actor. PKU-MMD, whose
+  skeletons have no colour coordinates, projects them (:mod:`mmnet.skeleton.camera`);
+- N-UCLA's depth rule without its defects: the window row is clamped into the image (the
+  original sets a row >= 238 to 2), a window never wraps around the image edge, and a
+  detection whose MidHip was not found is passed over (the original reads the corner);
 - two-person layout only for the dataset's two-person classes (NTU120's A061-A105 got it
   whenever two people were found).
 """
@@ -75,12 +83,19 @@ def paste(canvas: np.ndarray, patch: np.ndarray, x: int, y: int) -> None:
 
 
 def build_column(
-    image: np.ndarray, people: np.ndarray, patch: int, *, two_person: bool, person: int = 0
+    image: np.ndarray,
+    people: np.ndarray,
+    patch: int,
+    *,
+    two_person: bool,
+    person: int = 0,
+    shift: float = 0.0,
 ) -> np.ndarray:
     """One frame's column ``(5 * patch, patch, 3)`` at frame resolution.
 
     ``people`` ``(P, 25, 3)`` in the frame's pixels; ``two_person`` uses persons 0 and 1,
-    otherwise ``person``.
+    otherwise ``person``, whose hand and leg cells (rows 1-4) are cropped ``shift`` pixels
+    lower (N-UCLA's rule for a person chosen among several).
     """
     half, quarter = patch / 2, patch / 4
     column = np.zeros((5 * patch, patch, 3), dtype=np.uint8)
@@ -92,6 +107,8 @@ def build_column(
                 paste(column, cell, side * patch // 2, row * patch)
         else:
             x, y = (float(v) for v in people[person, keypoint, :2])
+            if row > 0:
+                y += shift
             paste(column, crop(image, (x - half, y - half, x + half, y + half)), 0, row * patch)
     return column
 
@@ -103,7 +120,11 @@ def to_network(column: np.ndarray) -> np.ndarray:
 
 
 def choose_person(
-    people: np.ndarray, references: np.ndarray | None, keypoint: int, max_depth: float
+    people: np.ndarray,
+    references: np.ndarray | None,
+    keypoint: int,
+    max_depth: float,
+    tolerance: float = 0.0,
 ) -> int:
     """Index of the target person among several detections.
 
@@ -111,7 +132,8 @@ def choose_person(
     ``(x, y, depth, energy)`` of its choice joint (image pixels, metres, the body slot's
     motion energy). The target is the body of most motion energy within ``max_depth``
     (the skeleton stream's first person, spec §2.2); the detection whose ``keypoint`` lies
-    nearest to it wins. Default, as in the original: detection 0.
+    nearest to it wins, the first listed among those within ``tolerance`` pixels of the
+    nearest. Default, as in the original: detection 0.
     """
     if len(people) <= 1 or references is None or len(references) == 0:
         return 0
@@ -124,8 +146,40 @@ def choose_person(
     found = points[:, 2] > 0
     if not found.any():
         return 0
-    distance = np.hypot(points[:, 0] - target[0], points[:, 1] - target[1])
-    return int(np.argmin(np.where(found, distance, np.inf)))
+    distance = np.where(found, np.hypot(points[:, 0] - target[0], points[:, 1] - target[1]), np.inf)
+    return int(np.flatnonzero(distance <= distance.min() + tolerance)[0])
+
+
+def choose_by_depth(
+    people: np.ndarray,
+    depth: np.ndarray | None,
+    keypoint: int,
+    max_depth_mm: float,
+    image_size: tuple[int, int],
+) -> int:
+    """N-UCLA's target among several detections (spec §4.3.4): the one nearest the camera.
+
+    Each detection's ``keypoint`` (MidHip) is scaled to the ``depth`` image (uint16
+    millimetres, ``image_size`` = the colour frame's ``(width, height)``; the real ones are
+    half the colour size, the original's ``//2``) and floored; the mean of the non-zero depths
+    in the 5x5 window around it is the detection's distance. The nearest within
+    ``max_depth_mm`` wins, a later one on ties (the original's ``<=``). Default, and without
+    a depth image: detection 0, the original's default.
+    """
+    if len(people) <= 1 or depth is None:
+        return 0
+    height, width = depth.shape[:2]
+    best, nearest = 0, float(max_depth_mm)
+    for index, (x, y, confidence) in enumerate(people[:, keypoint]):
+        if confidence <= 0:
+            continue  # not found: the original reads the image corner (and wraps around)
+        col = min(max(int(np.floor(x * width / image_size[0])), 2), width - 3)
+        row = min(max(int(np.floor(y * height / image_size[1])), 2), height - 3)
+        window = depth[row - 2 : row + 3, col - 2 : col + 3]
+        valid = window[window > 0]
+        if valid.size and valid.mean() <= nearest:
+            best, nearest = index, float(valid.mean())
+    return best
 
 
 def flip_column(column: np.ndarray, swap_rows: bool) -> np.ndarray:

@@ -5,7 +5,9 @@ block at a time, unless ``frames.keep`` asks to keep them (e.g. to run OpenPose 
 and come back with the ``import`` backend). Output: ``<out>/images/<stem>.jpg`` (OpenPose's
 naming, so ``openpose.bin --image_dir`` writes the JSON names the original used) and
 ``<out>/frames.parquet``: one row per sample of the shard with ``frames_status`` (``ok``,
-``skipped``, or the video problem) and sizes. A bad video is recorded, not fatal.
+``skipped``, or the video or frame-folder problem) and sizes. A bad video or frame folder
+is recorded, not fatal; a frame file that cannot be read is not written and is named in
+``frames_reason``.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import pandas as pd
 
 from mmnet.config import Config
 from mmnet.datasets.base import Dataset
+from mmnet.frame_source import FramesError, open_frames, unreadable_note, write_frame_images
 from mmnet.frames import FrameConfig
 from mmnet.logs import progress
 from mmnet.stages.shards import Shard
 from mmnet.status import STATUS_OK, STATUS_SKIPPED
 from mmnet.store import SAMPLES_PER_FILE, atomic_path, typed_table, write_parquet
-from mmnet.video import VideoError, open_sample_video, write_frame_images
 
 log = logging.getLogger(__name__)
 
@@ -76,24 +78,23 @@ def write_shard_frames(
 
 
 def _extract_sample(dataset: Dataset, sample: dict, out_dir: Path, config: FrameConfig) -> dict:
-    video = dataset.sample_video(sample)
-    selection = config.select(video.n_frames, sample["sample"])
     try:
-        with open_sample_video(video) as reader:
+        with open_frames(dataset, sample) as source:
+            selection = config.select(source.n_frames, sample["sample"], dataset.rgb.frame_rule)
             frames = {
-                int(f): dataset.frame_stem(sample, video.first_frame + int(f))
+                int(f): dataset.frame_stem(sample, source.pose_index(int(f)))
                 for f in selection.frames()
             }
             width, height = write_frame_images(
-                reader, frames, out_dir, first_frame=video.first_frame,
-                max_height=config.pose_height, quality=config.jpeg_quality,
+                source, frames, out_dir, max_height=config.pose_height,
+                quality=config.jpeg_quality,
             )  # fmt: skip
             return {
-                "frames_status": STATUS_OK, "frames_reason": "",
-                "video_frames": reader.n_frames, "video_width": reader.width,
-                "video_height": reader.height, "image_width": width, "image_height": height,
-                "frames_written": len(frames),
+                "frames_status": STATUS_OK, "frames_reason": unreadable_note(source.problems),
+                "video_frames": source.total_frames, "video_width": source.width,
+                "video_height": source.height, "image_width": width, "image_height": height,
+                "frames_written": len(frames) - len(source.problems),
             }  # fmt: skip
-    except VideoError as err:
+    except FramesError as err:
         log.warning("%s: %s", sample["sample"], err)
         return {"frames_status": err.status, "frames_reason": str(err)}

@@ -1,12 +1,14 @@
 """Stages extract_pose2d and gather_pose2d: the selected frames of each sample -> ``pose2d.zarr``.
 
-Per shard of ``samples.parquet`` rows: open each usable sample's video (missing,
-unreadable and frame-count mismatches are recorded, not fatal), ask the backend for the
-people of the sample's selected frames (:mod:`mmnet.frames`), then, where a column's frame
-has nobody, for the next frame, up to ``fallback`` frames on (the original's fallback
-search), in batches so that an external program (``openpose.bin``) starts once per batch.
-The stage never looks at frames nobody asked for, and logs how many frames it ran on
-against how many the videos have.
+Per shard of ``samples.parquet`` rows: open each usable sample's frames
+(:func:`mmnet.frame_source.open_frames`: its video, or its frame folder; a missing or
+unreadable video or folder and frame-count mismatches are recorded, not fatal), ask the
+backend for the people of the sample's selected frames (:mod:`mmnet.frames`), then, where a
+column's frame has nobody, for the next frame, up to ``fallback`` frames on (the original's
+fallback search), in batches so that an external program (``openpose.bin``) starts once per
+batch. A frame file that cannot be read counts as a frame without data (the fallback takes
+the next) and is named in the sample's reason. The stage never looks at frames nobody asked
+for, and logs how many frames it ran on against how many the videos have.
 
 A backend that reads image files (the OpenPose binary) gets them decoded, one block of
 samples (one store file, 64 samples) at a time, into a scratch folder that is emptied after
@@ -31,7 +33,14 @@ import pandas as pd
 
 import mmnet
 from mmnet.config import Config
-from mmnet.datasets.base import Dataset, SampleVideo
+from mmnet.datasets.base import Dataset
+from mmnet.frame_source import (
+    FramesError,
+    FrameSource,
+    open_frames,
+    unreadable_note,
+    write_frame_images,
+)
 from mmnet.frames import FrameConfig, FrameSelection, fallback_chain
 from mmnet.logs import progress
 from mmnet.pose2d import make_backend
@@ -48,13 +57,7 @@ from mmnet.store import (
     typed_table,
     write_parquet,
 )
-from mmnet.video import (
-    VideoError,
-    VideoReader,
-    open_sample_video,
-    scaled_size,
-    write_frame_images,
-)
+from mmnet.video import scaled_size
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +66,7 @@ POSE_ARRAYS = ["keypoints", "frame", "people"]
 NO_DATA = -1
 POSE_COLUMNS = (
     "row", "sample", "pose_status", "pose_reason", "video_frames", "video_width",
-    "video_height", "pose_frames", "frames_with_people",
+    "video_height", "sample_frames", "pose_frames", "frames_with_people",
 )  # fmt: skip
 
 
@@ -73,9 +76,8 @@ class _Sample:
 
     row: int
     values: dict
-    video: SampleVideo
     selection: FrameSelection
-    reader: VideoReader
+    source: FrameSource
     image_scale: float = 1.0
     results: dict[int, np.ndarray | None] = field(default_factory=dict)
 
@@ -88,7 +90,7 @@ class _Sample:
         so far had nobody."""
         wanted = set()
         for slot in self.selection.slots:
-            for frame in fallback_chain(int(slot), self.video.n_frames, fallback):
+            for frame in fallback_chain(int(slot), self.source.n_frames, fallback):
                 if frame not in self.results:
                     wanted.add(frame)
                     break
@@ -177,15 +179,15 @@ def estimate_shard(
                 records += _write_block(arrays, rows, jobs, block_records, shape)
             finally:
                 for job in jobs:
-                    job.reader.close()
+                    job.source.close()
                 shutil.rmtree(block_scratch)
             bar.update(len(rows))
         bar.close()
     result = typed_table(records, POSE_COLUMNS)
     write_parquet(result, out.table)
-    ran, total = int(result["pose_frames"].fillna(0).sum()), int(result["video_frames"].sum())
+    ran, total = int(result["pose_frames"].fillna(0).sum()), int(result["sample_frames"].sum())
     log.info(
-        "shard %s (%s): pose ran on %d frames of the %d in the videos (%.1f%%); %s",
+        "shard %s (%s): pose ran on %d frames of the samples' %d (%.1f%%); %s",
         shard.name, backend.name, ran, total, 100.0 * ran / max(total, 1),
         result["pose_status"].value_counts().to_dict(),
     )  # fmt: skip
@@ -226,7 +228,7 @@ def _open_block(
     frames_table: dict[int, dict] | None,
     frames_dir: str | Path | None,
 ) -> tuple[list[_Sample], dict[int, dict]]:
-    """Open the videos of a block's usable samples; records for the others."""
+    """Open the frames of a block's usable samples; records for the others."""
     jobs: list[_Sample] = []
     records: dict[int, dict] = {}
     for row in rows:
@@ -248,22 +250,22 @@ def _open_block(
                 status, reason = frames["frames_status"], frames["frames_reason"]
                 record.update(pose_status=status, pose_reason=reason)
                 continue
-        video = dataset.sample_video(values)
         try:
-            reader = open_sample_video(video)
-        except VideoError as err:
+            source = open_frames(dataset, values)
+        except FramesError as err:
             log.warning("%s: %s", values["sample"], err)
             record.update(pose_status=err.status, pose_reason=str(err))
             continue
         record.update(
-            video_frames=reader.n_frames, video_width=reader.width, video_height=reader.height
-        )
+            video_frames=source.total_frames, video_width=source.width,
+            video_height=source.height, sample_frames=source.n_frames,
+        )  # fmt: skip
         if frames_table is not None:
-            scale = reader.height / frames_table[row]["image_height"]
+            scale = source.height / frames_table[row]["image_height"]
         else:  # frames decoded in memory are shrunk as extract_frames would
-            scale = reader.height / scaled_size(reader.width, reader.height, config.pose_height)[1]
-        selection = config.select(video.n_frames, values["sample"])
-        jobs.append(_Sample(row, values, video, selection, reader, scale))
+            scale = source.height / scaled_size(source.width, source.height, config.pose_height)[1]
+        selection = config.select(source.n_frames, values["sample"], dataset.rgb.frame_rule)
+        jobs.append(_Sample(row, values, selection, source, scale))
     return jobs, records
 
 
@@ -282,19 +284,24 @@ def _estimate(
     while any(wanted.values()):
         requests, owners = [], []
         for job in jobs:
-            frames = wanted[id(job)]
+            unreadable = job.source.check(wanted[id(job)])
+            for frame in unreadable:
+                job.results[frame] = None  # no data: the fallback looks further
+            frames = [f for f in wanted[id(job)] if f not in unreadable]
             images, pixels = {}, {}
             if backend.needs_images:
                 kept = kept_images if first_pass else None
                 images = _images(job, frames, dataset, config, kept, scratch)
             if backend.needs_pixels:
                 pixels = _pixels(job, frames, config)
-            for frame in frames:
+            for frame in [f for f in frames if f in job.source.problems]:
+                job.results[frame] = None  # read failed after all (the reason is kept)
+            for frame in (f for f in frames if f not in job.source.problems):
                 requests.append(
                     FrameRequest(
-                        row=job.values, frame=frame, video_frame=job.video.first_frame + frame,
+                        row=job.values, frame=frame, video_frame=job.source.pose_index(frame),
                         image=images.get(frame), pixels=pixels.get(frame), scale=job.image_scale,
-                        video_size=(job.reader.width, job.reader.height),
+                        video_size=(job.source.width, job.source.height),
                     )
                 )  # fmt: skip
                 owners.append(job)
@@ -314,14 +321,14 @@ def _images(
 ) -> dict[int, Path]:
     """Image files of ``frames``: in ``kept`` (the kept extract_frames output, selected frames
     only), else decoded now into ``scratch`` as extract_frames would write them."""
-    stems = {f: dataset.frame_stem(job.values, job.video.first_frame + f) for f in frames}
+    stems = {f: dataset.frame_stem(job.values, job.source.pose_index(f)) for f in frames}
     folder = kept or scratch
     if kept is None:
         write_frame_images(
-            job.reader, stems, folder, first_frame=job.video.first_frame,
-            max_height=config.pose_height, quality=config.jpeg_quality,
+            job.source, stems, folder, max_height=config.pose_height,
+            quality=config.jpeg_quality,
         )  # fmt: skip
-    paths = {f: folder / f"{stem}.jpg" for f, stem in stems.items()}
+    paths = {f: folder / f"{stem}.jpg" for f, stem in stems.items() if f not in job.source.problems}
     missing = [str(p) for p in paths.values() if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"extracted frames missing: {missing[:3]}")
@@ -330,10 +337,8 @@ def _images(
 
 def _pixels(job: _Sample, frames: list[int], config: FrameConfig) -> dict[int, np.ndarray]:
     """``frames`` decoded in memory at the size extract_frames would write them."""
-    size = scaled_size(job.reader.width, job.reader.height, config.pose_height)
-    first = job.video.first_frame
-    decoded = job.reader.read([first + f for f in frames], size=size)
-    return {f: decoded[first + f] for f in frames}
+    size = scaled_size(job.source.width, job.source.height, config.pose_height)
+    return job.source.read(frames, size=size)
 
 
 def _write_block(
@@ -356,13 +361,15 @@ def _write_block(
         with_people = sum(job.has_people(f) for f, _ in entries)
         record = records[job.row]
         record.update(pose_frames=len(entries), frames_with_people=with_people)
+        unreadable = unreadable_note(job.source.problems)
         if with_people == 0:
+            reason = f"nobody found in the {len(entries)} frames looked at"
             record.update(
                 pose_status=STATUS_NO_PERSON,
-                pose_reason=f"nobody found in the {len(entries)} frames looked at",
+                pose_reason="; ".join(filter(None, (reason, unreadable))),
             )
         else:
-            record.update(pose_status=STATUS_OK, pose_reason="")
+            record.update(pose_status=STATUS_OK, pose_reason=unreadable)
     arrays["keypoints"][rows.start : rows.stop] = keypoints
     arrays["frame"][rows.start : rows.stop] = frame
     arrays["people"][rows.start : rows.stop] = people
@@ -397,10 +404,11 @@ def merge_poses(
     fail when poses were found for under ``min_kept`` of the usable samples."""
 
     def check(result: pd.DataFrame) -> None:
-        ran, total = int(result["pose_frames"].sum()), int(result["video_frames"].sum())
+        ran, total = int(result["pose_frames"].sum()), int(result["sample_frames"].sum())
         counts = result["pose_status"].value_counts().to_dict()
         share = 100.0 * ran / max(total, 1)
-        log.info("pose2d: ran on %d of %d video frames (%.1f%%); %s", ran, total, share, counts)
+        log.info("pose2d: ran on %d of the samples' %d frames (%.1f%%); %s", ran, total, share,
+                 counts)  # fmt: skip
         given = result[result["pose_status"] != STATUS_SKIPPED]
         check_kept("pose2d", given, "pose_status", "pose_reason", [STATUS_OK], min_kept)
 

@@ -1,17 +1,21 @@
-"""Stages build_roi, gather_roi and roi_preview: video frames + ``pose2d.zarr`` -> ``roi.zarr``
+"""Stages build_roi, gather_roi and roi_preview: frames + ``pose2d.zarr`` -> ``roi.zarr``
 (+ ``roi.parquet``).
 
 Per shard of ``samples.parquet`` rows, for each sample whose poses are usable: the frames
-of its evaluation tile and of its ``k`` training draws (:mod:`mmnet.frames`), each replaced
-by the first of the next ``fallback`` frames that has a person when it has none; those
-frames decoded at full resolution straight from the video (faster than reading JPEG dumps
-back, and without their loss); one column per distinct frame (:mod:`mmnet.roi.tile`);
-their pixels into the shard store (:mod:`mmnet.roi.store`). ``gather_roi`` links the shard
-stores into ``roi.zarr`` and writes ``roi.parquet`` (status and reason per sample).
+of its evaluation tile and of its ``k`` training draws (:mod:`mmnet.frames`, the dataset's
+frame rule), each replaced by the first of the next ``fallback`` frames that has a person
+when it has none; those frames read at full resolution from the sample's frame source
+(:mod:`mmnet.frame_source`: decoded straight from the video, which is faster than reading
+JPEG dumps back and without their loss, or N-UCLA's own JPEG files); one column per
+distinct frame (:mod:`mmnet.roi.tile`, with the dataset's geometry and person choice,
+``Dataset.rgb``); their pixels into the shard store (:mod:`mmnet.roi.store`).
+``gather_roi`` links the shard stores into ``roi.zarr`` and writes ``roi.parquet`` (status
+and reason per sample).
 
 Nothing is written silently black: a column without a frame or a person is recorded as
 index -1 and counted in ``roi.parquet``; a sample with no evaluation column at all is not
-``available``.
+``available``; frames that could not be read and person choices that fell back for want of
+a depth image are named in the sample's reason.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import zarr
 import mmnet
 from mmnet.config import Config
 from mmnet.datasets.base import Dataset
+from mmnet.frame_source import FramesError, FrameSource, open_frames, unreadable_note
 from mmnet.frames import NO_FRAME, FrameConfig, fallback_chain
 from mmnet.logs import progress
 from mmnet.roi.preview import write_preview
@@ -45,6 +50,7 @@ from mmnet.roi.tile import (
     SINGLE,
     TWO_PERSON,
     build_column,
+    choose_by_depth,
     choose_person,
     to_network,
 )
@@ -60,7 +66,6 @@ from mmnet.store import (
     typed_table,
     write_parquet,
 )
-from mmnet.video import VideoError, open_sample_video
 
 log = logging.getLogger(__name__)
 ROI_COLUMNS = (
@@ -80,10 +85,13 @@ class SamplePoses:
     def people(self, frame: int) -> np.ndarray | None:
         return self._people.get(frame)
 
-    def resolve(self, frame: int, n_frames: int, fallback: int) -> int:
-        """The first frame from ``frame`` on (``fallback`` at most) with a person."""
+    def resolve(
+        self, frame: int, n_frames: int, fallback: int, skip: set[int] = frozenset()
+    ) -> int:
+        """The first frame from ``frame`` on (``fallback`` at most) with a person, passing
+        over the frames in ``skip`` (which could not be read)."""
         for candidate in fallback_chain(frame, n_frames, fallback):
-            found = self._people.get(candidate)
+            found = None if candidate in skip else self._people.get(candidate)
             if found is not None and len(found) > 0:
                 return candidate
         return NO_FRAME
@@ -102,7 +110,7 @@ def build_roi(
     :func:`roi_shard`."""
     return roi_shard(
         config.dataset(dataset).kind, config.frames, shard, samples, pose_store, pose_table,
-        out, effort=config.roi.webp_effort,
+        out,
     )  # fmt: skip
 
 
@@ -115,15 +123,11 @@ def roi_shard(
     pose_table: str | Path,
     out: ShardOutput,
     *,
-    effort: int = 1,
     compression_level: int = 3,
     samples_per_file: int = SAMPLES_PER_FILE,
 ) -> pd.DataFrame:
-    """ROI columns of the rows of ``shard``.
-
-    ``effort`` is not used any more (the columns were lossless WebP; they are now pixels,
-    :mod:`mmnet.roi.store`); ``compression_level`` is that of the small arrays.
-    """
+    """ROI columns of the rows of ``shard`` (:mod:`mmnet.roi.store`); ``compression_level``
+    is that of the small arrays."""
     table = pd.read_parquet(samples)
     poses = pd.read_parquet(pose_table)
     pose = zarr.open_group(pose_store, mode="r")
@@ -173,9 +177,10 @@ def roi_shard(
                     sample_poses = SamplePoses(
                         entries["frame"][i], entries["people"][i], keypoints[i]
                     )
-                    record.update(
-                        _build_sample(dataset, values, sample_poses, config, effort, block, i)
-                    )
+                    built = _build_sample(dataset, values, sample_poses, config, block, i)
+                    note = poses.at[row, "pose_reason"]  # e.g. frames pose2d could not read
+                    reasons = (built.get("roi_reason"), note if isinstance(note, str) else "")
+                    record.update(built, roi_reason="; ".join(filter(None, reasons)))
                 records.append(record)
                 bar.update()
             for name, array in arrays.items():
@@ -219,52 +224,46 @@ def _build_sample(
     values: dict,
     poses: SamplePoses,
     config: FrameConfig,
-    effort: int,
     block: dict[str, np.ndarray],
     i: int,
 ) -> dict:
     """Fill row ``i`` of ``block`` with one sample's columns; its table record."""
-    video = dataset.sample_video(values)
-    selection = config.select(video.n_frames, values["sample"])
-    slots = np.array(
-        [poses.resolve(int(f), video.n_frames, config.fallback) for f in selection.slots]
-    )
-    used = sorted({int(f) for f in slots if f != NO_FRAME})
-    evaluation = slots[: config.temporal_rgb_frames]
-    if not (evaluation != NO_FRAME).any():
-        return {
-            "roi_status": STATUS_NO_PERSON,
-            "roi_reason": "no evaluation frame (or its fallbacks) has a person",
-        }
     try:
-        with open_sample_video(video) as reader:
-            images = reader.read([video.first_frame + f for f in used])
-            patch = dataset.rgb.patch_size(reader.height)
-            scale = (
-                reader.width / dataset.rgb.color_size[0],
-                reader.height / dataset.rgb.color_size[1],
-            )
-    except VideoError as err:
+        source = open_frames(dataset, values)
+    except FramesError as err:
         return {"roi_status": err.status, "roi_reason": str(err)}
-    two_person_class = int(values["label"]) + 1 in dataset.two_person_actions
-    references = _References(dataset, values, scale)
-    for index, frame in enumerate(used):
-        people = poses.people(frame)
-        two_person = two_person_class and len(people) >= 2
-        person = 0
-        if not two_person and len(people) > 1:
-            person = choose_person(
-                people,
-                references.at(frame),
-                dataset.rgb.choice_keypoint,
-                dataset.rgb.max_depth,
+    with source:
+        selection = config.select(source.n_frames, values["sample"], dataset.rgb.frame_rule)
+        unreadable: set[int] = set()
+        while True:  # a frame that cannot be read (N-UCLA's files) gives way to a fallback
+            slots = np.array(
+                [
+                    poses.resolve(int(f), source.n_frames, config.fallback, unreadable)
+                    for f in selection.slots
+                ]
             )
-        column = build_column(
-            images[video.first_frame + frame], people, patch, two_person=two_person, person=person
-        )
-        block["columns"][i, index] = to_network(column)
-        block["column_frame"][i, index] = frame
-        block["column_layout"][i, index] = TWO_PERSON if two_person else SINGLE
+            evaluation = slots[: config.temporal_rgb_frames]
+            if not (evaluation != NO_FRAME).any():
+                reason = "no evaluation frame (or its fallbacks) has a person"
+                note = unreadable_note(source.problems)
+                return {
+                    "roi_status": STATUS_NO_PERSON,
+                    "roi_reason": "; ".join(filter(None, (reason, note))),
+                }
+            used = sorted({int(f) for f in slots if f != NO_FRAME})
+            try:
+                images = source.read(used)
+            except FramesError as err:
+                return {"roi_status": err.status, "roi_reason": str(err)}
+            if all(f in images for f in used):
+                break
+            unreadable.update(f for f in used if f not in images)
+        columns = _Columns(dataset, values, source)
+        for index, frame in enumerate(used):
+            column, layout = columns.build(images[frame], poses.people(frame), frame)
+            block["columns"][i, index] = to_network(column)
+            block["column_frame"][i, index] = frame
+            block["column_layout"][i, index] = layout
     lookup = {frame: index for index, frame in enumerate(used)}
     indices = np.array([lookup.get(int(f), -1) for f in slots], dtype=np.int16)
     block["evaluation"][i] = indices[: config.temporal_rgb_frames]
@@ -273,21 +272,68 @@ def _build_sample(
     )
     block["available"][i] = True
     empty = int((slots == NO_FRAME).sum())
+    notes = [unreadable_note(source.problems), columns.note()]
     record = {
         "roi_status": STATUS_OK,
-        "roi_reason": "",
+        "roi_reason": "; ".join(filter(None, notes)),
         "columns": len(used),
         "empty_slots": empty,
         "two_person_columns": int((block["column_layout"][i] == TWO_PERSON).sum()),
     }
     if empty:
         missing_eval = int((evaluation == NO_FRAME).sum())
+        reason = (
+            f"{empty} of {len(slots)} columns ({missing_eval} of the evaluation tile's) have "
+            "no frame with a person: black"
+        )
         record.update(
-            roi_status=STATUS_PARTIAL,
-            roi_reason=f"{empty} of {len(slots)} columns ({missing_eval} of the evaluation "
-            "tile's) have no frame with a person: black",
+            roi_status=STATUS_PARTIAL, roi_reason="; ".join(filter(None, [reason, *notes]))
         )
     return record
+
+
+class _Columns:
+    """One sample's columns: layout, target person and geometry by the dataset's rules."""
+
+    def __init__(self, dataset: Dataset, values: dict, source: FrameSource):
+        self.dataset, self.source, self.spec = dataset, source, dataset.rgb
+        self.patch = self.spec.patch_size(source.height)
+        self.shift = self.spec.shift_size(source.height)
+        self.two_person_class = int(values["label"]) + 1 in dataset.two_person_actions
+        scale = (source.width / self.spec.color_size[0], source.height / self.spec.color_size[1])
+        self.references = _References(dataset, values, scale)
+        self.without_depth = 0  # frames where the depth choice fell back to detection 0
+
+    def build(self, image: np.ndarray, people: np.ndarray, frame: int) -> tuple[np.ndarray, int]:
+        """The column of one frame (frame resolution) and its layout code."""
+        two_person = self.two_person_class and len(people) >= 2
+        several = not two_person and len(people) > 1
+        person = 0
+        if several and self.spec.person_choice == "depth":
+            depth = self.source.depth(frame)
+            self.without_depth += depth is None
+            size = (self.source.width, self.source.height)
+            person = choose_by_depth(
+                people, depth, self.spec.choice_keypoint, 1000 * self.spec.max_depth, size
+            )
+        elif several:
+            person = choose_person(
+                people, self.references.at(frame), self.spec.choice_keypoint,
+                self.spec.max_depth, self.spec.tolerance_size(self.source.height),
+            )  # fmt: skip
+        column = build_column(
+            image, people, self.patch, two_person=two_person, person=person,
+            shift=self.shift if several else 0.0,
+        )  # fmt: skip
+        return column, TWO_PERSON if two_person else SINGLE
+
+    def note(self) -> str:
+        if not self.without_depth:
+            return ""
+        return (
+            f"note: {self.without_depth} frame(s) with several people have no depth image: "
+            "detection 0 taken"
+        )
 
 
 class _References:
@@ -304,7 +350,7 @@ class _References:
         pixels, metres, and its slot's motion energy (:func:`choose_person`)."""
         if not self._loaded:
             self._loaded = True
-            self._joints = self.dataset.color_joints(self.values)
+            self._joints = self.dataset.reference_joints(self.values)
             if self._joints is not None:
                 energy = body_energy(self.dataset.read_skeleton(self.values).joints)
                 self._energy = np.zeros(len(self._joints))

@@ -68,7 +68,8 @@ def load_model(path: str | Path, released_args: dict | None = None) -> tuple[nn.
 
     ``model.pt`` files name their model and arguments. A released state dict does not:
     it is an MS-G3D when it has ``gcn3d1.*`` keys, an :class:`MMNet` when it has
-    ``stgcn.*`` and ``resnet.*`` keys, else an ST-GCN, built from ``released_args``
+    ``stgcn.*`` and ``resnet.*`` keys, the RGB-only baseline (``net/cnn.py``) when it has
+    ``resnet.*`` keys only, else an ST-GCN, built from ``released_args``
     (``num_class``, ``graph_args``; MS-G3D's ``num_point``, ``num_person``, scales and
     ``layout``; MMNet's ``temporal_positions``, ``attention``), the width read off the
     weights. Returns ``(model, checkpoint dict)``.
@@ -98,6 +99,7 @@ def load_model(path: str | Path, released_args: dict | None = None) -> tuple[nn.
 RELEASED_KEYS = {
     "msg3d": ("num_class", "num_point", "num_person", "num_gcn_scales", "num_g3d_scales", "layout"),
     "mmnet": ("num_class", "graph_args", "temporal_positions", "attention"),
+    "rgb_only": ("num_class",),
     "stgcn": ("num_class", "graph_args"),
 }
 
@@ -108,12 +110,14 @@ def _released(state: dict[str, torch.Tensor], released_args: dict) -> tuple[str,
         name = "msg3d"
     elif any(k.startswith("stgcn.") for k in state) and any(k.startswith("resnet.") for k in state):
         name = "mmnet"
+    elif all(k.startswith("resnet.") for k in state):
+        name = "rgb_only"
     else:
         name = "stgcn"
     args = {k: released_args[k] for k in RELEASED_KEYS[name] if k in released_args}
     if name == "msg3d":  # the head reads the last stage, 4x the first's width
         args["base_channels"] = state["fc.weight"].shape[1] // 4
-    else:
+    elif name != "rgb_only":
         prefix = "stgcn." if name == "mmnet" else ""
         first_conv = state.get(f"{prefix}st_gcn_networks.0.gcn.conv.weight")
         if first_conv is not None:  # 64 in the original's files; narrower ones are ours

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from mmnet.datasets import get_dataset
-from mmnet.models import MMNet
+from mmnet.models import MMNet, RGBOnly
 from mmnet.scores import write_scores
 from mmnet.train.checkpoint import load_model
 from mmnet.train.distributed import deterministic_algorithms, setup, teardown
@@ -42,7 +42,9 @@ def evaluate_stream(
         "attention": options.attention,
     }
     model, checkpoint = load_model(weights, released)
-    if (job.stream == "rgb") != isinstance(model, MMNet):
+    expected = {"rgb": MMNet, "rgb_plain": RGBOnly}.get(job.stream)
+    wrong = not isinstance(model, expected) if expected else isinstance(model, (MMNet, RGBOnly))
+    if wrong:
         raise ValueError(f"{weights}: a {type(model).__name__}, not a {job.stream}-stream model")
     job = job.with_options(frame_stride=frame_stride_of(checkpoint))
     prepared = prepare(job, roi_store)

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from torch import nn
+from torch.utils.data import Dataset as TorchDataset
 
 from mmnet.datasets import Dataset, get_dataset
-from mmnet.models import MSG3D, STGCN, MMNet
+from mmnet.models import MSG3D, STGCN, MMNet, RGBOnly
 from mmnet.models.stgcn import init_like_original
 from mmnet.train.checkpoint import load_joint_into, read_checkpoint
 from mmnet.train.data import (
@@ -28,6 +30,9 @@ from mmnet.train.loop import predict
 from mmnet.train.options import TrainOptions
 
 log = logging.getLogger(__name__)
+
+#: Streams that read the ROI store: the MMNet fusion model and the RGB-only baseline.
+ROI_STREAMS = ("rgb", "rgb_plain")
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ def prepare(job: TrainJob, roi_store=None) -> Prepared:
     samples = read_samples(job.samples, job.protocol, kind.num_class)
     splits = split_rows(samples, job.protocol, job.options.held_out_fraction, job.options.seed)
     roi = None
-    if job.stream == "rgb":
+    if job.stream in ROI_STREAMS:
         roi = roi_store if roi_store is not None else open_roi_store(job.roi)
     return Prepared(job, kind, samples, splits, roi)
 
@@ -90,6 +95,15 @@ def frame_stride_of(checkpoint: dict) -> int:
 def build_model(prepared: Prepared, resnet_weights: Path | None) -> tuple[nn.Module, str, dict]:
     """A fresh model for the job: ``(model, registry name, constructor args)``."""
     job, kind, options = prepared.job, prepared.kind, prepared.job.options
+    if job.stream == "rgb_plain":
+        args = {
+            "num_class": kind.num_class,
+            "temporal_rgb_frames": int(prepared.roi.temporal_rgb_frames),
+        }
+        model = RGBOnly(**args)
+        if resnet_weights is not None:
+            model.resnet.load_pretrained(resnet_weights)
+        return model, "rgb_only", args
     if job.stream != "rgb" and options.backbone == "msg3d":
         args = msg3d_args(kind, options)
         return MSG3D(**args), "msg3d", args  # PyTorch's default initialisation, as MS-G3D's
@@ -141,13 +155,13 @@ def build_datasets(prepared: Prepared) -> tuple:
         )
 
     parts = (("train", splits.train), ("val", splits.val), ("test", splits.test))
-    if job.stream != "rgb":  # joint, bone, or the rgb stream's teacher (joints)
+    if job.stream not in ROI_STREAMS:  # joint, bone, or the rgb stream's teacher (joints)
         data = "bone" if job.stream == "bone" else "joint"
         return tuple(skeletons(rows, data, name == "train") for name, rows in parts)
     available = np.asarray(prepared.roi.available, dtype=bool)
 
-    def fused(rows: np.ndarray, train: bool) -> FusedData:
-        return FusedData(
+    def fused(rows: np.ndarray, train: bool) -> FusedData | TileData:
+        data = FusedData(
             skeletons(rows, "joint", train),
             prepared.roi,
             random_interval=train and options.random_interval,
@@ -155,12 +169,42 @@ def build_datasets(prepared: Prepared) -> tuple:
             legacy_invert=options.legacy_invert,
             seed=options.seed,
         )
+        return TileData(data) if job.stream == "rgb_plain" else data
 
     usable = {name: rows[available[rows]] for name, rows in parts[:2]}
     dropped = {name: len(getattr(splits, name)) - len(rows) for name, rows in usable.items()}
     if any(dropped.values()):
         log.warning("rows without a ROI left out of training: %s", dropped)
     return fused(usable["train"], True), fused(usable["val"], False), fused(splits.test, False)
+
+
+class TileData(TorchDataset):
+    """The ROI tiles of a :class:`FusedData` alone (``{"x_rgb"}``, label): the RGB-only
+    baseline's items. The same tiles, draws and flips as the rgb stream's; the skeleton is
+    never read."""
+
+    def __init__(self, fused: FusedData) -> None:
+        self.fused = fused
+        self.skeletons = fused.skeletons  # rows, labels; cache_attention skips it (no stats)
+
+    def __len__(self) -> int:
+        return len(self.fused)
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.fused.labels
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self.fused.rows
+
+    def rows_without_roi(self) -> np.ndarray:
+        return self.fused.rows_without_roi()
+
+    def __getitem__(self, item: tuple[int, int | None]) -> tuple[dict[str, torch.Tensor], int]:
+        position, epoch = item
+        tile = self.fused.tile(position, epoch).transpose(2, 0, 1)
+        return {"x_rgb": torch.from_numpy(np.ascontiguousarray(tile))}, int(self.labels[position])
 
 
 def cache_attention(model: MMNet, datasets: list[FusedData], env: Env, job: TrainJob) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from mmnet.train.options import TrainOptions
 
-STREAMS = ("joint", "bone", "rgb", "teacher")
+STREAMS = ("joint", "bone", "rgb", "rgb_plain", "teacher")
 #: Files a training writes into its folder (docs/training.md).
 OUTPUTS = {
     "model": "model.pt",
@@ -26,7 +26,8 @@ class TrainJob:
     """One training of one stream of one protocol.
 
     ``roi`` and ``joint_model`` are the rgb stream's: the ROI store and the trained joint
-    ST-GCN whose features weight the ROI rows. ``fusion_scores``: the test scores of the
+    ST-GCN whose features weight the ROI rows (``rgb_plain``, the RGB-only baseline, reads
+    the ROI store only). ``fusion_scores``: the test scores of the
     skeleton streams the rgb stream is fused with, which ``selection: paper`` selects on
     (the best joint+bone+rgb accuracy, as the original's fused processor).
     """
@@ -49,6 +50,8 @@ class TrainJob:
             raise ValueError(f"stream must be one of {STREAMS}, not {self.stream!r}")
         if self.stream == "rgb" and not self.joint_model:
             raise ValueError("the rgb stream needs the joint stream's model (joint_model)")
+        if self.stream in ("rgb", "rgb_plain") and not self.roi:
+            raise ValueError(f"the {self.stream} stream needs the ROI store (roi)")
 
     def output(self, name: str) -> Path:
         return Path(self.out_dir) / OUTPUTS[name]

@@ -35,6 +35,7 @@ from mmnet.train.distributed import (
     teardown,
 )
 from mmnet.train.factories import (
+    ROI_STREAMS,
     Prepared,
     build_datasets,
     build_model,
@@ -80,9 +81,9 @@ def _workers(env: Env, threads: int) -> int:
 
 def _train(job: TrainJob, env: Env, threads: int, roi_store, stop: StopRequest) -> dict | None:
     resnet_weights = None
-    if job.stream == "rgb":  # before anything else: a missing weight file stops the run here
+    if job.stream in ROI_STREAMS:  # first thing: a missing weight file stops the run here
         resnet_weights = resolve_pretrained_resnet(job.options.pretrained_resnet)
-        # the frozen ST-GCN must see frames as it was trained
+    if job.stream == "rgb":  # the frozen ST-GCN must see frames as it was trained
         job = job.with_options(frame_stride=frame_stride_of(read_checkpoint(job.joint_model)))
     options = job.options
     started = time.perf_counter()
@@ -95,7 +96,7 @@ def _train(job: TrainJob, env: Env, threads: int, roi_store, stop: StopRequest) 
     module, name, model_args = build_model(prepared, resnet_weights)
     train_data, val_data, test_data = build_datasets(prepared)
     module.to(env.device)
-    channels_last = env.device.type == "cuda" and job.stream == "rgb"
+    channels_last = env.device.type == "cuda" and job.stream in ROI_STREAMS
     if channels_last:
         module.resnet.to(memory_format=torch.channels_last)
     if job.stream == "rgb":
@@ -150,8 +151,9 @@ def _train(job: TrainJob, env: Env, threads: int, roi_store, stop: StopRequest) 
     metrics = _metrics(prepared, scores, trainer, selected, name, env, started)
     metrics["validation"]["samples"] = len(val_data)
     metrics["train_samples"] = len(train_data)
-    if job.stream == "rgb":
+    if job.stream in ROI_STREAMS:
         metrics["test_rows_without_roi"] = len(test_data.rows_without_roi())
+    if job.stream == "rgb":
         metrics["attention"] = options.attention
     _write_outputs(prepared, module, name, model_args, scores, metrics, trainer)
     job.resume_path.unlink(missing_ok=True)
