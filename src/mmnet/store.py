@@ -195,14 +195,7 @@ def write_samples(array: zarr.Array, start: int, data: np.ndarray) -> None:
     if not (whole and stop <= array.shape[0] and plain_layout(array)):
         array[start:stop] = data
         return
-    blosc = array.metadata.codecs[0].codecs[1]
-    codec = numcodecs.Blosc(
-        cname=blosc.cname.value,
-        clevel=blosc.clevel,
-        shuffle={"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}[blosc.shuffle.value],
-        blocksize=blosc.blocksize,
-        typesize=blosc.typesize,
-    )
+    codec = shard_blosc(array)
     dtype = np.dtype(array.dtype).newbyteorder("<")
     for first in range(start, stop, per_file):
         samples = data[first - start : first - start + per_file]
@@ -215,15 +208,34 @@ def write_samples(array: zarr.Array, start: int, data: np.ndarray) -> None:
             index[i] = offset, len(frame)
             frames.append(frame)
             offset += len(frame)
-        path = shard_file(array, first // per_file)
-        if not frames:
-            path.unlink(missing_ok=True)
-            continue
-        index_bytes = index.tobytes()
-        checksum = np.array([google_crc32c.value(index_bytes)], dtype="<u4").tobytes()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as f:
-            f.write(b"".join([*frames, index_bytes, checksum]))
+        write_shard_file(shard_file(array, first // per_file), frames, index)
+
+
+def shard_blosc(array: zarr.Array) -> numcodecs.Blosc:
+    """The numcodecs twin of the Blosc codec inside ``array``'s sharding codec (its chunks'
+    bytes are exactly what zarr's codec writes)."""
+    blosc = array.metadata.codecs[0].codecs[1]
+    return numcodecs.Blosc(
+        cname=blosc.cname.value,
+        clevel=blosc.clevel,
+        shuffle={"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}[blosc.shuffle.value],
+        blocksize=blosc.blocksize,
+        typesize=blosc.typesize,
+    )
+
+
+def write_shard_file(path: Path, chunks: list[bytes], index: np.ndarray) -> None:
+    """One shard file in zarr's sharding format (index at the end): the chunks' bytes, then
+    ``index`` (``(offset, length)`` per chunk, :data:`EMPTY_CHUNK` for the absent ones) and
+    its CRC32C. Without any chunk there is no file, as zarr leaves it out."""
+    if not chunks:
+        path.unlink(missing_ok=True)
+        return
+    index_bytes = index.astype("<u8").tobytes()
+    checksum = np.array([google_crc32c.value(index_bytes)], dtype="<u4").tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        f.write(b"".join([*chunks, index_bytes, checksum]))
 
 
 class SampleReader:

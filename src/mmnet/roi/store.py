@@ -23,8 +23,6 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import google_crc32c
-import numcodecs
 import numpy as np
 import pandas as pd
 import zarr
@@ -33,7 +31,7 @@ from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec
 from zarr.codecs.sharding import ShardingCodecIndexLocation
 
 from mmnet.roi.tile import CELL, ROWS, SWAPPED_ROWS
-from mmnet.store import EMPTY_CHUNK, SAMPLES_PER_FILE, shard_file
+from mmnet.store import EMPTY_CHUNK, SAMPLES_PER_FILE, shard_blosc, shard_file, write_shard_file
 
 #: One stored column: the five cells of a tile column, ``(5 * CELL, CELL, 3)`` RGB.
 COLUMN_SHAPE = (ROWS * CELL, CELL, 3)
@@ -85,17 +83,6 @@ def _direct_layout(array: zarr.Array) -> bool:
     )
 
 
-def _numcodecs_blosc(array: zarr.Array) -> numcodecs.Blosc:
-    blosc = array.metadata.codecs[0].codecs[1]
-    return numcodecs.Blosc(
-        cname=blosc.cname.value,
-        clevel=blosc.clevel,
-        shuffle={"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}[blosc.shuffle.value],
-        blocksize=blosc.blocksize,
-        typesize=blosc.typesize,
-    )
-
-
 def write_columns(array: zarr.Array, start: int, data: np.ndarray) -> None:
     """``array[start : start + len(data)] = data`` for the ``columns`` array.
 
@@ -111,7 +98,7 @@ def write_columns(array: zarr.Array, start: int, data: np.ndarray) -> None:
     if not (whole and stop <= array.shape[0] and _direct_layout(array)):
         array[start:stop] = data
         return
-    codec = _numcodecs_blosc(array)
+    codec = shard_blosc(array)
     slots = array.shape[1]
     for first in range(start, stop, per_file):
         samples = data[first - start : first - start + per_file]
@@ -125,15 +112,7 @@ def write_columns(array: zarr.Array, start: int, data: np.ndarray) -> None:
                 index[i, j] = offset, len(frame)
                 frames.append(frame)
                 offset += len(frame)
-        path = shard_file(array, first // per_file)
-        if not frames:
-            path.unlink(missing_ok=True)
-            continue
-        index_bytes = index.tobytes()
-        checksum = np.array([google_crc32c.value(index_bytes)], dtype="<u4").tobytes()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as f:
-            f.write(b"".join([*frames, index_bytes, checksum]))
+        write_shard_file(shard_file(array, first // per_file), frames, index)
 
 
 class ColumnReader:
