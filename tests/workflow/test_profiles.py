@@ -32,7 +32,7 @@ def test_profile_dry_run_prints_each_jobs_sbatch_resources(tmp_path):
     # the paper's MS-G3D joint and bone, the rgb stream's ST-GCN teacher, rgb, the ensemble
     assert counts["train_skeleton"] == 3 and counts["train_rgb"] == 1 and counts["ensemble"] == 1
     streams = re.findall(r"wildcards: dataset=ntu60, protocol=xsub, stream=(\w+)", out)
-    assert sorted(streams) == ["bone", "joint", "teacher"]
+    assert sorted(streams) == ["bone", "joint", "rgb", "teacher"]  # train_rgb: stream=rgb
     assert "results/ntu60_xsub/teacher/model.pt" in out.split("rule train_rgb:")[1]
     options = {
         stream: yaml.safe_load(subprocess.run(
