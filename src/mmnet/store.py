@@ -189,12 +189,11 @@ def write_samples(array: zarr.Array, start: int, data: np.ndarray) -> None:
     the ``(offset, length)`` index of every sample and its CRC32C. The files are the bytes
     zarr writes (tested). Anything else (partial shard files, other layouts) goes to zarr.
     """
-    per_file = array.shards[0] if array.shards else 0
     stop = start + len(data)
-    whole = per_file and start % per_file == 0 and (stop % per_file == 0 or stop == array.shape[0])
-    if not (whole and stop <= array.shape[0] and plain_layout(array)):
+    if not (whole_shard_files(array, start, stop) and plain_layout(array)):
         array[start:stop] = data
         return
+    per_file = array.shards[0]
     codec = shard_blosc(array)
     dtype = np.dtype(array.dtype).newbyteorder("<")
     for first in range(start, stop, per_file):
@@ -209,6 +208,18 @@ def write_samples(array: zarr.Array, start: int, data: np.ndarray) -> None:
             frames.append(frame)
             offset += len(frame)
         write_shard_file(shard_file(array, first // per_file), frames, index)
+
+
+def whole_shard_files(array: zarr.Array, start: int, stop: int) -> bool:
+    """Whether rows ``start:stop`` of sharded ``array`` cover whole shard files (the last
+    file may be short), so they can be written file by file without reading any back."""
+    per_file = array.shards[0] if array.shards else 0
+    return bool(
+        per_file
+        and start % per_file == 0
+        and (stop % per_file == 0 or stop == array.shape[0])
+        and stop <= array.shape[0]
+    )
 
 
 def shard_blosc(array: zarr.Array) -> numcodecs.Blosc:

@@ -31,7 +31,14 @@ from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec
 from zarr.codecs.sharding import ShardingCodecIndexLocation
 
 from mmnet.roi.tile import CELL, ROWS, SWAPPED_ROWS
-from mmnet.store import EMPTY_CHUNK, SAMPLES_PER_FILE, shard_blosc, shard_file, write_shard_file
+from mmnet.store import (
+    EMPTY_CHUNK,
+    SAMPLES_PER_FILE,
+    shard_blosc,
+    shard_file,
+    whole_shard_files,
+    write_shard_file,
+)
 
 #: One stored column: the five cells of a tile column, ``(5 * CELL, CELL, 3)`` RGB.
 COLUMN_SHAPE = (ROWS * CELL, CELL, 3)
@@ -92,12 +99,11 @@ def write_columns(array: zarr.Array, start: int, data: np.ndarray) -> None:
     as one Blosc frame, then the ``(offset, length)`` index of every chunk and its CRC32C.
     zarr reads these files as its own (tested). Anything else goes through zarr.
     """
-    per_file = array.shards[0] if array.shards else 0
     stop = start + len(data)
-    whole = per_file and start % per_file == 0 and (stop % per_file == 0 or stop == array.shape[0])
-    if not (whole and stop <= array.shape[0] and _direct_layout(array)):
+    if not (whole_shard_files(array, start, stop) and _direct_layout(array)):
         array[start:stop] = data
         return
+    per_file = array.shards[0]
     codec = shard_blosc(array)
     slots = array.shape[1]
     for first in range(start, stop, per_file):
