@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from mmnet.store import create_sample_array, write_parquet
 
@@ -95,3 +96,17 @@ class FakeRoiStore:
         self.calls.append((row, rng is not None, flip))
         tile = self.tiles[row]
         return tile[:, ::-1] if flip else tile
+
+
+def randomise_batchnorm(model: torch.nn.Module, generator: torch.Generator) -> None:
+    """Batch-norm weights and running variances in [0.8, 1.2), biases and running means in
+    [-0.2, 0.2): the defaults (1 and 0) would hide mistakes in them. Call under no_grad."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            for tensor, low in (
+                (module.weight, 0.8),
+                (module.running_var, 0.8),
+                (module.bias, -0.2),
+                (module.running_mean, -0.2),
+            ):
+                tensor.copy_(torch.rand(tensor.shape, generator=generator) * 0.4 + low)

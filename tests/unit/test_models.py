@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import reference_mmnet as ref
 import torch
+from training_data import randomise_batchnorm
 
 from mmnet.models import STGCN, MMNet, ResNet18, build_model
 from mmnet.models.graph import adjacency
@@ -19,15 +20,7 @@ def randomise(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     initialisation leaves them at 1 and 0), so that comparisons mean something."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                for tensor, low in (
-                    (module.weight, 0.8),
-                    (module.running_var, 0.8),
-                    (module.bias, -0.2),
-                    (module.running_mean, -0.2),
-                ):
-                    tensor.copy_(torch.rand(tensor.shape, generator=g) * 0.4 + low)
+        randomise_batchnorm(model, g)
         for name, param in model.named_parameters():
             if "edge_importance" in name:
                 param.copy_(torch.rand(param.shape, generator=g) + 0.5)

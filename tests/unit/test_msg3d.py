@@ -8,6 +8,7 @@ import reference_msg3d as ref
 import torch
 import torch.nn.functional as F
 from conftest import realdata
+from training_data import randomise_batchnorm
 
 from mmnet.datasets import get_dataset
 from mmnet.models import MSG3D, build_model
@@ -26,15 +27,7 @@ def randomise(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     defaults, 1, 0 and about 1e-6, would hide mistakes in them)."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                for tensor, low in (
-                    (module.weight, 0.8),
-                    (module.running_var, 0.8),
-                    (module.bias, -0.2),
-                    (module.running_mean, -0.2),
-                ):
-                    tensor.copy_(torch.rand(tensor.shape, generator=g) * 0.4 + low)
+        randomise_batchnorm(model, g)
         for name, param in model.named_parameters():
             if name.endswith("A_res"):
                 param.copy_(torch.rand(param.shape, generator=g) * 0.2 - 0.1)
