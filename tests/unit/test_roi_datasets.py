@@ -81,9 +81,11 @@ def nucla(tmp_path_factory):
 
 
 def original_pku_frames(start: int, end: int, rng=None, drop: bool = True) -> list[int]:
-    """Spec §4.3.2 as written: label frame numbers, ``len = end - start``, from ``start``
-    (or a random ``start'``) every ``s`` up to ``end`` inclusive, values equal to 0 or to
-    ``6 s`` dropped (``drop``), the first 5 kept."""
+    """Spec §4.3.2, checked statement by statement against ``construct_st_roi`` of the
+    original's ``feeder/segment_rgbbody_pku.py``: label frame numbers, ``len = end - start``,
+    from ``start`` (or a random ``start'``) every ``s`` up to ``end`` inclusive, values equal
+    to 0 or to ``6 s`` dropped (``drop``), the first 5 kept (the original pastes the rest
+    past the right edge of its 5-column canvas)."""
     length = end - start
     step, first = length // 6, start
     if rng is not None:
