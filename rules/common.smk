@@ -1,8 +1,13 @@
 # Config validation, dataset tables, wildcard constraints and input/param functions.
 # No rules here (the linter wants functions and rules in separate files).
 import json
+import os
 import re
 from pathlib import Path
+
+# Every job inherits it: the data stages' matrices are 3x3, so BLAS worker threads only spin
+# (docs/performance.md). Training uses torch's own threads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from snakemake.exceptions import WorkflowError
 

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
+
+# Set before NumPy loads: the data stages' matrices are 3x3, so BLAS worker threads only spin
+# (0.1-0.2 s of CPU per process; docs/performance.md). Training uses torch's own threads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import yaml
 

@@ -147,8 +147,8 @@ def test_unreadable_file_is_a_format_error(tmp_path):
 
 def test_fast_reader_equals_the_exact_one_or_declines_on_damaged_files():
     """Random insertions, deletions and truncations of blanks, CRs, line feeds, digits and
-    letters: wherever the vectorised reader accepts a file, it gives the exact reader's result
-    (fields it is not asked for are only checked for numeric characters)."""
+    letters: wherever the compiled reader accepts a file, it gives the exact reader's result
+    (joint fields after the last one asked for are only checked for number bytes)."""
     rng = np.random.default_rng(0)
     pieces = [b" ", b"\n", b"\r", b"\r\n", b"\t", b"1", b"-", b".", b"e", b"x"]
     accepted = 0
@@ -171,8 +171,11 @@ def test_fast_reader_equals_the_exact_one_or_declines_on_damaged_files():
             continue
         try:
             exact = _parse_lines(data, "damaged", (0, 1, 2), 25)
-        except SkeletonFormatError as err:  # a field not asked for, e.g. '2-0'
+        except SkeletonFormatError as err:  # a field after z, e.g. '2-0'
             assert "is not a number" in str(err)
+            bad = err.problem.split("'")[1]
+            fields = data.splitlines()[err.line - 1].split()
+            assert fields.index(bad.encode()) > 2
             continue
         accepted += 1
         assert fast.n_frames == exact.n_frames and fast.body_id == exact.body_id
@@ -180,3 +183,49 @@ def test_fast_reader_equals_the_exact_one_or_declines_on_damaged_files():
         np.testing.assert_array_equal(fast.body_frame, exact.body_frame)
         np.testing.assert_array_equal(fast.body_slot, exact.body_slot)
     assert accepted > 50
+
+
+def test_the_compiled_reader_is_built_and_takes_the_real_files(ntu60_skeletons):
+    """`pip install -e .` builds it; without it every file would take the slow line reader."""
+    for path in ntu60_skeletons:
+        assert _parse_fast(path.read_bytes(), (0, 1, 2), 25) is not None, path
+
+
+def _number(rng: np.random.Generator) -> str:
+    """A decimal token of a random form: signs, leading zeros, no integer or no fraction part,
+    17-25 significant digits (past the fast conversion), exponents up to +-400."""
+    digits = "".join(rng.choice(list("0123456789"), size=int(rng.integers(1, 26))))
+    cut = int(rng.integers(0, len(digits) + 1))
+    text = f"{digits[:cut]}.{digits[cut:]}" if rng.random() < 0.8 else digits
+    if text == ".":
+        text = "0."
+    if rng.random() < 0.4:
+        text += f"{rng.choice(['e', 'E'])}{rng.choice(['', '+', '-'])}{rng.integers(0, 400)}"
+    return f"{rng.choice(['', '-', '+'])}{text}"
+
+
+def test_compiled_conversion_equals_float_bit_for_bit():
+    """Every joint field, random forms: the compiled reader's double is float()'s."""
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        lines = _small_file([1])
+        numbers = [[_number(rng) for _ in range(12)] for _ in range(25)]
+        lines[4:] = [" ".join(row) for row in numbers]
+        parsed = _parse_fast(_encode(lines), tuple(range(12)), 25)
+        assert parsed is not None
+        expected = np.array([[float(t) for t in row] for row in numbers])
+        np.testing.assert_array_equal(parsed.values[0].view(np.int64), expected.view(np.int64))
+
+
+@pytest.mark.parametrize(
+    ("field", "fields", "accepted"),
+    [(0, (0, 1, 2), False), (1, (5, 6), False), (6, (5, 6), False), (8, (0, 1, 2), True)],
+)
+def test_a_malformed_number_declines_up_to_the_last_field_asked_for(field, fields, accepted):
+    """Fields up to the last one asked for are read as numbers; later ones only checked for
+    number bytes (the documented difference from the exact reader)."""
+    lines = _small_file([1])
+    tokens = lines[5].split()
+    tokens[field] = "1-2"
+    lines[5] = " ".join(tokens)
+    assert (_parse_fast(_encode(lines), fields, 25) is not None) == accepted

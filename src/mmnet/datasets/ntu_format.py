@@ -4,22 +4,42 @@ Format (spec §1.1): frame count; per frame a body count; per body a 10-field bo
 a joint-count line and one 12-field line per joint (``x y z depthX depthY colorX colorY
 orientationW orientationX orientationY orientationZ trackingState``).
 
-Two code paths, one result. ``parse_skeleton`` locates lines and fields with NumPy on the raw
-bytes and converts only the requested fields, which is about 10x faster than tokenising every
-line in Python. Any file that does not look canonical (single-space separated, every count
-consistent) goes through ``_parse_lines``, a plain line-by-line reader that accepts any
-whitespace and, for a broken file, raises :class:`SkeletonFormatError` naming the file, the line
-and what is wrong. CRLF and LF files parse identically.
+Two code paths, one result. ``parse_skeleton`` first hands the bytes to a compiled one-pass
+reader (``_skeleton_text.c``: it checks the structure as it goes and converts only the
+requested fields, correctly rounded). Any file that it declines as not canonical
+(single-space separated, every count consistent, the joint fields up to the last one asked for
+decimal numbers, the later ones made of number bytes) goes through ``_parse_lines``, a plain
+line-by-line reader that accepts any whitespace and, for a broken file, raises
+:class:`SkeletonFormatError` naming the file, the line and what is wrong. The line reader is
+the reference: wherever the compiled one accepts a file, both give the same values (tested on
+real and randomly damaged files); the one difference is a malformed number such as ``1-2`` in a
+joint field after the last one asked for, which the line reader refuses and the compiled one
+does not look at. CRLF and LF files parse identically.
+
+Why compiled: a stage reads tens of thousands of 100-500 KiB files, and with NumPy and Arrow
+every check is another sweep over the bytes; no reader on the package registries parses this
+ragged layout in one pass (docs/performance.md, section 3). Where the extension is not built
+(a source tree used without ``pip install``), every file takes the line reader, with a warning.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
+
+try:
+    from mmnet.datasets import _skeleton_text
+except ImportError:  # pragma: no cover - a source tree without `pip install -e .`
+    _skeleton_text = None
+    logging.getLogger(__name__).warning(
+        "the compiled .skeleton reader is not built (run `pip install -e .`): "
+        "every file takes the slow line reader"
+    )
 
 #: Field names of a joint line, in file order.
 JOINT_FIELDS = (
@@ -28,10 +48,6 @@ JOINT_FIELDS = (
 )  # fmt: skip
 XYZ = (0, 1, 2)
 BODY_INFO_FIELDS = 10
-
-_NEWLINE, _CR, _SPACE = 10, 13, 32
-# Bytes that may appear in a well-formed file: digits, sign, decimal point, exponent, blanks.
-_NUMERIC_BYTES = b"0123456789+-.eE \t\r\n"
 
 
 class SkeletonFormatError(ValueError):
@@ -87,14 +103,40 @@ def read_skeleton_file(
 ) -> SkeletonFile:
     """Read one ``.skeleton`` file; ``fields`` are indices into :data:`JOINT_FIELDS`."""
     try:
-        data = Path(path).read_bytes()
+        data = read_bytes_reusing(path)
     except OSError as err:
         raise SkeletonFormatError(path, None, f"cannot read file ({err.strerror})") from err
     return parse_skeleton(data, path, fields, num_joints, fields_per_joint)
 
 
+class _ReadBuffer(threading.local):
+    data = bytearray()
+
+
+_read_buffer = _ReadBuffer()
+
+
+def read_bytes_reusing(path: str | Path) -> memoryview:
+    """The file's bytes in this thread's reusable buffer, valid until the thread's next call.
+
+    A new ``bytes`` per file of this size is fresh memory from the kernel each time: its page
+    faults cost more than the copy itself (0.4 ms per NTU file in the shard process).
+    """
+    with open(path, "rb", buffering=0) as file:
+        size = os.fstat(file.fileno()).st_size
+        if len(_read_buffer.data) <= size:
+            _read_buffer.data = bytearray(max(2 * size, 1 << 20))
+        view = memoryview(_read_buffer.data)
+        filled = 0
+        while filled < len(view) and (count := file.readinto(view[filled:])):
+            filled += count
+    if filled == len(view):  # the file grew while being read: read it whole
+        return memoryview(Path(path).read_bytes())
+    return view[:filled]
+
+
 def parse_skeleton(
-    data: bytes,
+    data: bytes | memoryview,
     path: str | Path = "<bytes>",
     fields: tuple[int, ...] = XYZ,
     num_joints: int = 25,
@@ -115,136 +157,49 @@ def parse_skeleton(
 
 
 def _parse_fast(
-    data: bytes, fields: tuple[int, ...], num_joints: int, fields_per_joint: int = len(JOINT_FIELDS)
+    data: bytes | memoryview,
+    fields: tuple[int, ...],
+    num_joints: int,
+    fields_per_joint: int = len(JOINT_FIELDS),
 ) -> SkeletonFile | None:
-    """Vectorised parse of a canonical file; ``None`` means "use the exact reader".
+    """One compiled pass over a canonical file; ``None`` means "use the exact reader".
 
-    One pass over the bytes finds every separator (blank, CR, line feed); a token is what lies
-    between two of them. Lines are then classified by their token count (1: a count,
-    ``BODY_INFO_FIELDS``: a body-info line, ``fields_per_joint``: a joint line), the file's
-    structure is checked against the counts without a Python loop, and only the requested
-    fields and the counts are converted (:func:`_convert`).
+    The buffers are sized for the most bodies the data could hold (each body block takes at
+    least two bytes per token); ``_skeleton_text.scan`` fills them and checks the counts and
+    lines on the way.
     """
-    if not data or fields_per_joint in (1, BODY_INFO_FIELDS):
+    if _skeleton_text is None or fields_per_joint in (1, BODY_INFO_FIELDS):
         return None
-    if data.translate(None, _NUMERIC_BYTES) or b"\t" in data:
+    min_body_bytes = 2 * (BODY_INFO_FIELDS + 1 + num_joints * fields_per_joint)
+    room = len(data) // min_body_bytes + 1
+    values = np.empty(room * num_joints * len(fields), dtype=np.float64)
+    frame_slot = np.empty((room, 2), dtype=np.int64)
+    scanned = _skeleton_text.scan(
+        data, num_joints, fields_per_joint, bytes(fields), values, frame_slot
+    )
+    if scanned is None:
         return None
-    buf = np.frombuffer(data, dtype=np.uint8)
-    seps = np.flatnonzero(buf <= _SPACE)  # blanks, CRs and line feeds (no other byte <= 32)
-    kinds = buf[seps]
-    if buf[-1] != _NEWLINE:  # the last line has no line feed: end it at the end of the data
-        seps = np.append(seps, len(buf))
-        kinds = np.append(kinds, np.uint8(_NEWLINE))
-    eol = np.flatnonzero(kinds == _NEWLINE)  # the separator that ends each line
-    crs = np.flatnonzero(kinds == _CR)
-    # Canonical: a CR only just before a line feed, and no empty token (no leading, doubled or
-    # trailing blank, no empty line): consecutive separators are exactly the CR-LF pairs.
-    if seps[0] == 0 or not np.array_equal(np.flatnonzero(np.diff(seps) == 1), crs):
-        return None
-    if len(crs) and (kinds[crs + 1] != _NEWLINE).any():
-        return None
-    first = np.concatenate(([0], eol[:-1] + 1))  # first token of each line
-    n_tokens = eol - first + 1 - (kinds[eol - 1] == _CR)  # the CR-LF gap is no token
-    n_lines = len(eol)
-    # Counts: every one-token line (frame count, body counts, joint counts).
-    is_count = n_tokens == 1
-    count_lines = np.flatnonzero(is_count)
-    if not len(count_lines) or count_lines[0] != 0:
-        return None
-    counts = _convert(data, seps, first[count_lines], pa.int64())
-    if counts is None or (counts < 0).any():
-        return None
-    n_frames = int(counts[0])
-    count_of = np.full(n_lines, -1, dtype=np.int64)
-    count_of[count_lines] = counts
-    # Structure: line 0, then per frame a body count and per body an info line, a joint count
-    # and ``num_joints`` joint lines.
-    block = 2 + num_joints
-    info = np.flatnonzero(n_tokens == BODY_INFO_FIELDS)
-    if len(info) and (info[-1] + 1 >= n_lines or not is_count[info + 1].all()):
-        return None
-    frame_mask = is_count.copy()
-    frame_mask[0] = False
-    frame_mask[info + 1] = False
-    frame_lines = np.flatnonzero(frame_mask)
-    if len(frame_lines) != n_frames:
-        return None
-    per_frame = count_of[frame_lines]
-    chain = frame_lines + 1 + per_frame * block  # where the next frame's count must be
-    if n_frames and (
-        frame_lines[0] != 1 or chain[-1] != n_lines or (chain[:-1] != frame_lines[1:]).any()
-    ):
-        return None
-    if not n_frames and n_lines != 1:
-        return None
-    body_frame = np.repeat(np.arange(n_frames), per_frame)
-    first_body = np.repeat(np.cumsum(per_frame) - per_frame, per_frame)
-    body_slot = np.arange(len(body_frame)) - first_body
-    expected_info = np.repeat(frame_lines + 1, per_frame) + body_slot * block
-    if not np.array_equal(expected_info, info):
-        return None
-    joint_lines = (info[:, None] + 2 + np.arange(num_joints)).ravel()
-    if (count_of[info + 1] != num_joints).any() or (
-        n_tokens[joint_lines] != fields_per_joint
-    ).any():
-        return None
-    wanted = sorted(set(fields))
-    tokens = (first[joint_lines][:, None] + np.asarray(wanted)).ravel()
-    values = _convert(data, seps, tokens, pa.float64())
-    if values is None:
-        return None
-    values = values.reshape(len(joint_lines), len(wanted))[:, [wanted.index(f) for f in fields]]
-    id_starts = (seps[first[info] - 1] + 1).tolist() if len(info) else []
-    id_ends = seps[first[info]].tolist()
-    body_id = tuple(data[s:e].decode() for s, e in zip(id_starts, id_ends, strict=True))
+    n_frames, n_bodies, body_id = scanned
     return SkeletonFile(
         n_frames=n_frames,
-        body_frame=body_frame,
-        body_slot=body_slot,
+        body_frame=frame_slot[:n_bodies, 0],
+        body_slot=frame_slot[:n_bodies, 1],
         body_id=body_id,
-        values=values.reshape(len(info), num_joints, len(fields)),
+        values=values[: n_bodies * num_joints * len(fields)].reshape(
+            n_bodies, num_joints, len(fields)
+        ),
     )
-
-
-def _convert(
-    data: bytes, seps: np.ndarray, tokens: np.ndarray, kind: pa.DataType
-) -> np.ndarray | None:
-    """Tokens number ``tokens`` (ascending) as ``kind`` numbers; None if one is not a number.
-
-    Token t spans from just after separator t - 1 (or the start) to separator t. An Arrow
-    string array is laid over the file's bytes with offsets alternating gap, token, gap,
-    token... and a validity bitmap that marks only the tokens: no byte is copied, and Arrow's
-    cast (one C++ loop, correctly rounded) converts the tokens and skips the gaps.
-    """
-    n = len(tokens)
-    if n == 0:
-        return np.zeros(0, dtype=kind.to_pandas_dtype())
-    offsets = np.empty(2 * n + 2, dtype=np.int32)  # gap, token, ..., token, gap
-    offsets[0], offsets[-1] = 0, len(data)
-    offsets[1:-1:2] = seps[tokens - 1] + 1  # token 0 starts the data (fixed below)
-    offsets[2:-1:2] = seps[tokens]
-    if tokens[0] == 0:
-        offsets[1] = 0
-    valid = np.full((2 * n + 8) // 8, 0xAA, dtype=np.uint8)  # bits 1, 3, 5...: the tokens
-    strings = pa.StringArray.from_buffers(
-        2 * n + 1, pa.py_buffer(offsets), pa.py_buffer(data), pa.py_buffer(valid)
-    )
-    try:
-        result = pc.cast(strings, kind)
-    except pa.ArrowInvalid:
-        return None
-    numbers = np.frombuffer(result.buffers()[1], dtype=kind.to_pandas_dtype())
-    return numbers[result.offset + 1 : result.offset + 2 * n : 2]
 
 
 def _parse_lines(
-    data: bytes,
+    data: bytes | memoryview,
     path: str | Path,
     fields: tuple[int, ...],
     num_joints: int,
     fields_per_joint: int = len(JOINT_FIELDS),
 ) -> SkeletonFile:
     """Exact line-by-line reader: any whitespace, precise errors (slow path)."""
+    data = bytes(data)
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError as err:

@@ -77,6 +77,7 @@ def parse_shard(
     start = time.perf_counter()
     table = pd.read_parquet(index)
     shape = store_shape(dataset, len(table))
+    table_rows = table.to_dict("records")  # plain dicts: a pandas row costs 0.15 ms to build
     blocks = shard.blocks(len(table), samples_per_file)
     records: list[dict] = []
     with atomic_path(out.store) as tmp:
@@ -95,7 +96,7 @@ def parse_shard(
         for rows in blocks:
             block = np.zeros((len(rows), *shape[4:], *shape[2:4], 3), dtype=np.float32)
             for i, row in enumerate(rows):
-                record = _read_into(dataset, table.iloc[row], block[i], options.on_error)
+                record = _read_into(dataset, table_rows[row], block[i], options.on_error)
                 if record is not None:
                     records.append({"row": row, **record})
             pre_normalize(block)  # (N, M, T, V, C), in place
@@ -120,7 +121,7 @@ def parse_shard(
     return report
 
 
-def _read_into(dataset: Dataset, row: pd.Series, out: np.ndarray, on_error: str) -> dict | None:
+def _read_into(dataset: Dataset, row: dict, out: np.ndarray, on_error: str) -> dict | None:
     """Read one sample into ``out`` ``(M, T, V, C)``; the parse columns, or None if skipped."""
     if row["status"] != STATUS_OK:
         return None
