@@ -7,7 +7,8 @@ CORES ?= 2
 
 .PHONY: demo test lint unit bench clean
 
-$(BIN)/snakemake: requirements.txt pyproject.toml setup.py src/mmnet/datasets/_skeleton_text.c
+$(BIN)/snakemake: requirements.txt pyproject.toml setup.py src/mmnet/datasets/_skeleton_text.c \
+		src/mmnet/skeleton/_normalize.c
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0 -r requirements.txt

@@ -9,6 +9,7 @@ read (no string-keyed look-ups past this module).
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -45,8 +46,18 @@ def _with_defaults(validator_class: type) -> type:
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
 
 
+#: libyaml's loader where PyYAML has it (its wheels do): the schema's 700 lines take 30 ms of
+#: CPU with the pure-Python loader, 3 ms with this one (the same result; every process loads it).
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@functools.cache
+def _parsed_schema() -> dict:
+    return yaml.load(SCHEMA_PATH.read_text(), Loader=YAML_LOADER)
+
+
 def load_schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    return copy.deepcopy(_parsed_schema())  # the cached one stays as read
 
 
 def validate_config(config: dict) -> dict:
@@ -153,7 +164,7 @@ def load_config(paths: Iterable[str | Path], overrides: dict | None = None) -> C
     and type the result."""
     config: dict[str, Any] = {}
     for path in paths:
-        _update(config, yaml.safe_load(Path(path).read_text()) or {})
+        _update(config, yaml.load(Path(path).read_text(), Loader=YAML_LOADER) or {})
     _update(config, overrides or {})
     return Config.from_dict(config)
 

@@ -229,3 +229,18 @@ def test_a_malformed_number_declines_up_to_the_last_field_asked_for(field, field
     tokens[field] = "1-2"
     lines[5] = " ".join(tokens)
     assert (_parse_fast(_encode(lines), fields, 25) is not None) == accepted
+
+
+def test_every_damaged_byte_after_the_fields_asked_for_declines():
+    """Past z the reader checks 16 bytes at a time: a foreign byte or a doubled blank at any
+    position of the line (both sides of a 16-byte boundary) sends the file to the exact
+    reader, and the undamaged line is accepted."""
+    lines = _small_file([1])
+    line = "0.123456 -0.5 3.25 250.5 200.25 1000.125 500.5 1 -0 0.75 0.5 2"
+    lines[5] = line
+    assert _parse_fast(_encode(lines), (0, 1, 2), 25) is not None
+    rest = len(" ".join(line.split()[:3])) + 1  # first byte after z's blank
+    for k in range(rest, len(line)):
+        for damaged in (line[:k] + "x" + line[k + 1 :], line[:k] + " " + line[k:]):
+            lines[5] = damaged
+            assert _parse_fast(_encode(lines), (0, 1, 2), 25) is None, damaged

@@ -7,6 +7,7 @@ import pytest
 import reference_original as ref
 
 from mmnet.datasets.ntu_format import read_skeleton_file
+from mmnet.skeleton import transforms
 from mmnet.skeleton.layouts import NTU_RGBD, UCLA, joint_to_bone
 from mmnet.skeleton.transforms import fit_frames, pre_normalize, select_bodies
 
@@ -59,6 +60,88 @@ def test_pre_normalisation_equals_original_on_real_files(ntu60_skeletons):
 def test_pre_normalisation_edge_cases_equal_original(ntu60_skeletons, damage):
     block = _block(ntu60_skeletons)
     damage(block)
+    np.testing.assert_array_equal(pre_normalize(block.copy()), _reference(block))
+
+
+def _varied_block(ntu60_skeletons, n: int, seed: int) -> np.ndarray:
+    """``n`` samples made from the real ones: turned and moved at random (so every angle and
+    axis differs), with empty frames at the start, inside and at the end, untracked joints,
+    a missing first or second person, some joints exactly -0.0."""
+    rng = np.random.default_rng(seed)
+    real = _block(ntu60_skeletons)
+    block = real[rng.integers(0, len(real), n)].astype(np.float64)
+    for sample in block:
+        turn = np.linalg.qr(rng.standard_normal((3, 3)))[0]
+        present = sample.reshape(2, 300, -1).any(axis=2)
+        sample[present] = sample[present] @ turn.T + rng.normal(0, 2, 3)
+        frames = rng.integers(0, 300, rng.integers(0, 40))
+        sample[rng.integers(0, 2), frames] = 0
+        if rng.random() < 0.3:
+            sample[:, : rng.integers(1, 60)] = 0
+        sample[:, :, rng.integers(0, 25, rng.integers(0, 3))] = 0
+        if rng.random() < 0.1:
+            sample[rng.integers(0, 2)] = 0
+    block = block.astype(np.float32)
+    block[rng.random(block.shape) < 0.001] = -0.0
+    return np.ascontiguousarray(block)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_compiled_loops_give_numpys_bits(ntu60_skeletons, monkeypatch, seed):
+    """The compiled padding, centring and rotation products against the NumPy loops, bit for
+    bit (signs of zero included), on 160 varied samples."""
+    assert transforms._normalize is not None, "`pip install -e .` builds it"
+    assert transforms._compiled_product_is_numpys()  # OpenBLAS, as the pip wheels bring
+    block = _varied_block(ntu60_skeletons, 160, seed)
+    compiled = pre_normalize(block.copy())
+    monkeypatch.setattr(transforms, "_normalize", None)
+    plain = pre_normalize(block.copy())
+    assert np.array_equal(compiled.view(np.int32), plain.view(np.int32))
+    assert not np.array_equal(compiled, block)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_padding_returns_the_padded_frames_sums(ntu60_skeletons, compiled):
+    """Centring reuses the sums padding leaves: they must be what summing again gives."""
+    block = _varied_block(ntu60_skeletons, 64, 4)
+    sums = transforms._pad_null_frames(block, compiled)
+    assert np.array_equal(sums.view(np.int32), transforms._frame_sums(block).view(np.int32))
+
+
+def test_store_layout_is_the_transpose(ntu60_skeletons, monkeypatch):
+    block = _varied_block(ntu60_skeletons, 8, 5)
+    compiled = transforms.store_layout(block)
+    monkeypatch.setattr(transforms, "_normalize", None)
+    plain = transforms.store_layout(block)
+    assert compiled.flags.c_contiguous and compiled.shape == (8, 3, 300, 25, 2)
+    assert np.array_equal(compiled.view(np.int32), plain.view(np.int32))
+    assert np.array_equal(plain, block.transpose(0, 4, 2, 3, 1))
+
+
+def test_compiled_energy_orders_slots_as_numpys(ntu60_skeletons, monkeypatch):
+    """Real slots (two-person files included) and random ones with empty frames, ghosts and
+    empty slots: the same energies up to rounding, the same order, the same bodies kept."""
+    rng = np.random.default_rng(3)
+    cases = [read_skeleton_file(p).dense(4) for p in ntu60_skeletons]
+    for _ in range(200):
+        slots = rng.normal(0, rng.uniform(0.01, 1, (4, 1, 1, 1)), (4, 40, 25, 3))
+        slots[rng.random((4, 40)) < 0.3] = 0
+        slots[rng.integers(0, 4)] = 0
+        cases.append(slots)
+    compiled = [transforms.body_energy(c) for c in cases]
+    kept = [select_bodies(c, 2) for c in cases]
+    monkeypatch.setattr(transforms, "_normalize", None)
+    for case, energy, chosen in zip(cases, compiled, kept, strict=True):
+        plain = transforms.body_energy(case)
+        np.testing.assert_allclose(energy, plain, rtol=1e-12, atol=0)
+        assert (
+            np.argsort(energy, kind="stable").tolist() == np.argsort(plain, kind="stable").tolist()
+        )
+        np.testing.assert_array_equal(chosen, select_bodies(case, 2))
+
+
+def test_varied_samples_equal_the_original(ntu60_skeletons):
+    block = _varied_block(ntu60_skeletons, 24, 2)
     np.testing.assert_array_equal(pre_normalize(block.copy()), _reference(block))
 
 

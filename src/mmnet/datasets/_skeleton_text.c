@@ -20,6 +20,9 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define BODY_INFO_FIELDS 10
 #define MAX_FIELDS 64
@@ -226,21 +229,43 @@ static inline int read_number(Cursor *cur, int convert, double *out, int *last) 
     return slow_double(start, stop, out);
 }
 
-/* The fields of a joint line after the last one asked for, [p, stop): only decimal-number
- * bytes, single blanks, no empty field. Returns the number of fields, or -1. No branch
- * depends on the bytes, so the CPU checks one line while it parses the next; checking the
- * number grammar here as well would double the reader's time (docs/performance.md). */
+/* The fields of a joint line after the last one asked for, [p, stop), p just after a blank:
+ * only decimal-number bytes, single blanks, no empty field. Returns the number of fields, or
+ * -1. Sixteen bytes at a time with SSE2 (every x86-64 CPU has it), the rest byte by byte; no
+ * branch depends on the bytes, so the CPU checks one line while it parses the next. Checking
+ * the number grammar here as well would double the reader's time (docs/performance.md). */
 static Py_ssize_t count_fields(const char *p, const char *stop) {
     if (p == stop || stop[-1] == ' ') return -1;
-    const unsigned char *q = (const unsigned char *)p, *last = (const unsigned char *)stop;
-    unsigned bad = 0, blanks = 0, after_blank = 1;
-    for (; q < last; q++) {
-        unsigned blank = *q == ' ';
-        bad |= NOT_NUMERIC[*q] | (blank & after_blank);
-        after_blank = blank;
-        blanks += blank;
+    unsigned bad = 0, after_blank = 1;
+    Py_ssize_t blanks = 0;
+#ifdef __SSE2__
+    const __m128i zero = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9), blank = _mm_set1_epi8(' ');
+    const __m128i dot = _mm_set1_epi8('.'), minus = _mm_set1_epi8('-'), plus = _mm_set1_epi8('+');
+    const __m128i e = _mm_set1_epi8('e'), big_e = _mm_set1_epi8('E');
+    for (; stop - p >= 16; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        __m128i digit = _mm_sub_epi8(v, zero);
+        digit = _mm_cmpeq_epi8(_mm_min_epu8(digit, nine), digit); /* v - '0' <= 9, unsigned */
+        __m128i is_blank = _mm_cmpeq_epi8(v, blank);
+        __m128i sign = _mm_or_si128(_mm_cmpeq_epi8(v, minus), _mm_cmpeq_epi8(v, plus));
+        __m128i exponent = _mm_or_si128(_mm_cmpeq_epi8(v, e), _mm_cmpeq_epi8(v, big_e));
+        __m128i ok = _mm_or_si128(_mm_or_si128(digit, is_blank),
+                                  _mm_or_si128(_mm_or_si128(sign, exponent),
+                                               _mm_cmpeq_epi8(v, dot)));
+        unsigned blank_bits = (unsigned)_mm_movemask_epi8(is_blank);
+        bad |= (unsigned)_mm_movemask_epi8(ok) ^ 0xFFFFu;
+        bad |= blank_bits & ((blank_bits << 1) | after_blank); /* two blanks in a row */
+        after_blank = blank_bits >> 15;
+        blanks += __builtin_popcount(blank_bits);
     }
-    return bad ? -1 : (Py_ssize_t)blanks + 1;
+#endif
+    for (const unsigned char *q = (const unsigned char *)p; q < (const unsigned char *)stop; q++) {
+        unsigned is_blank = *q == ' ';
+        bad |= NOT_NUMERIC[*q] | (is_blank & after_blank);
+        after_blank = is_blank;
+        blanks += is_blank;
+    }
+    return bad ? -1 : blanks + 1;
 }
 
 static PyObject *scan(PyObject *self, PyObject *args) {

@@ -1,9 +1,12 @@
 """Body selection and pre-normalisation of skeleton sequences (spec §2.2, §2.4).
 
 The original runs ``pre_normalization`` as four Python loops over every sample, person,
-frame and joint. Each step only looks at one sample, so here every step is one vectorised
-operation over a block of samples; the result equals the original's up to float rounding
-in the last bit of a rotation (tested against a literal re-implementation).
+frame and joint. Each step only looks at one sample, so here every step works on a block of
+samples: the reductions that decide anything (frame and person sums, the rotation angles) are
+NumPy operations over the whole block, and the per-sample loops (padding, centring, the
+rotation products) run in a small compiled module, ``_normalize.c``, whose values equal the
+NumPy loops' bit for bit (tested; the NumPy loops remain where it is not built). The result
+equals the original's (tested against a literal re-implementation).
 
 Conventions: the original's "is this empty" tests compare *sums* with zero (a frame is empty
 when the sum of all its coordinates is 0), and so do we.
@@ -11,9 +14,20 @@ when the sum of all its coordinates is 0), and so do we.
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 
 import numpy as np
+
+try:
+    from mmnet.skeleton import _normalize
+except ImportError:  # pragma: no cover - a source tree without `pip install -e .`
+    _normalize = None
+    logging.getLogger(__name__).warning(
+        "the compiled pre-normalisation is not built (run `pip install -e .`): "
+        "using the slower NumPy loops"
+    )
 
 #: ``(tail, head)`` joints of the vectors aligned with +z and +x: hip -> spine (0 -> 1) and
 #: left -> right shoulder (4 -> 8), i.e. the original's ``joint_top - joint_bottom`` with
@@ -39,8 +53,13 @@ def select_bodies(slots: np.ndarray, keep: int) -> np.ndarray:
 def body_energy(slots: np.ndarray) -> np.ndarray:
     """Motion energy ``(S,)`` of body slots ``(S, F, V, 3)`` (spec §2.2): std(x) + std(y) +
     std(z) over the slot's non-empty frames and all joints (population std); 0 for a slot
-    with no frame."""
+    with no frame. The compiled loop and the NumPy one sum in different orders, so they may
+    differ in the last bits; only the energies' order is used, and that is the same."""
     n_slots, n_frames, n_joints, n_coords = slots.shape
+    if _normalize is not None and slots.dtype == np.float64 and slots.flags.c_contiguous:
+        energy = np.empty(n_slots)
+        _normalize.energies(slots, slots.shape[:3], energy)  # the same, up to the last bits
+        return energy
     valid = slots.reshape(n_slots, n_frames, -1).sum(axis=-1) != 0  # (S, F)
     count = valid.sum(axis=1) * n_joints
     weight = np.repeat(valid, n_joints, axis=1).astype(slots.dtype)[:, None, :]  # (S, 1, F*V)
@@ -72,20 +91,47 @@ def pre_normalize(x: np.ndarray) -> np.ndarray:
     minus left shoulder onto +x. Persons-first layout (the original's internal one) keeps
     every frame's 25x3 values contiguous, which makes the emptiness tests cheap.
     """
-    _pad_null_frames(x)
-    _centre(x)
-    _rotate(x, Z_AXIS_JOINTS, (0.0, 0.0, 1.0))
-    _rotate(x, X_AXIS_JOINTS, (1.0, 0.0, 0.0))
+    compiled = _compiled(x)
+    frame_sum = _pad_null_frames(x, compiled)
+    _centre(x, frame_sum, compiled)
+    _rotate(x, Z_AXIS_JOINTS, (0.0, 0.0, 1.0), compiled)
+    _rotate(x, X_AXIS_JOINTS, (1.0, 0.0, 0.0), compiled)
     return x
+
+
+def store_layout(x: np.ndarray) -> np.ndarray:
+    """A block ``(N, M, T, V, C)`` in the store's (and the original's) ``(N, C, T, V, M)``
+    layout, as a new contiguous array."""
+    if not _compiled(x):
+        return np.ascontiguousarray(x.transpose(0, 4, 2, 3, 1))
+    n, m, t, v, c = x.shape
+    out = np.empty((n, c, t, v, m), dtype=np.float32)
+    _normalize.store_layout(x, x.shape[:4], out)
+    return out
+
+
+def _compiled(x: np.ndarray) -> bool:
+    return (
+        _normalize is not None
+        and x.dtype == np.float32
+        and x.flags.c_contiguous
+        and x.ndim == 5
+        and x.shape[-1] == 3
+    )
 
 
 def _frame_sums(x: np.ndarray) -> np.ndarray:
     return x.reshape(*x.shape[:3], -1).sum(axis=-1)  # (N, M, T)
 
 
-def _pad_null_frames(x: np.ndarray) -> None:
+def _pad_null_frames(x: np.ndarray, compiled: bool) -> np.ndarray:
+    """Pad in place; returns the padded frames' sums (copies of sums for copied frames)."""
     frame_sum = _frame_sums(x)
-    for n, m in zip(*np.nonzero(frame_sum.sum(axis=-1) != 0), strict=True):
+    present = frame_sum.sum(axis=-1) != 0
+    if compiled:
+        _normalize.pad_null_frames(x, x.shape[:4], frame_sum, present)
+        return frame_sum
+    for n, m in zip(*np.nonzero(present), strict=True):
         person, sums = x[n, m], frame_sum[n, m]  # views
         if sums[0] == 0:  # move the non-empty frames to the front, in order
             keep = sums != 0
@@ -98,12 +144,18 @@ def _pad_null_frames(x: np.ndarray) -> None:
         while filled < len(person):
             step = min(filled, len(person) - filled)
             person[filled : filled + step] = person[:step]
+            sums[filled : filled + step] = sums[:step]
             filled += step
+    return frame_sum
 
 
-def _centre(x: np.ndarray) -> None:
-    person_sum = _frame_sums(x).sum(axis=-1)  # (N, M)
-    for n in np.flatnonzero(person_sum.sum(axis=-1) != 0):
+def _centre(x: np.ndarray, frame_sum: np.ndarray, compiled: bool) -> None:
+    person_sum = frame_sum.sum(axis=-1)  # (N, M)
+    active = person_sum.sum(axis=-1) != 0
+    if compiled:
+        _normalize.centre(x, x.shape[:4], person_sum, active)
+        return
+    for n in np.flatnonzero(active):
         centre = x[n, 0, :, 1:2, :].copy()  # (T, 1, C): joint 1 of person 0
         for m in np.flatnonzero(person_sum[n]):
             person = x[n, m]
@@ -112,46 +164,88 @@ def _centre(x: np.ndarray) -> None:
             person *= mask[..., None]
 
 
-def _rotate(x: np.ndarray, joints: tuple[int, int], target: tuple[float, float, float]) -> None:
+def _rotate(
+    x: np.ndarray, joints: tuple[int, int], target: tuple[float, float, float], compiled: bool
+) -> None:
     frame_sum = _frame_sums(x)
     person_sum = frame_sum.sum(axis=-1)
-    for i in np.flatnonzero(person_sum.sum(axis=-1) != 0):
-        tail, head = joints
-        rot = _alignment(x[i, 0, 0, head] - x[i, 0, 0, tail], target)
-        if rot is None:
-            continue
-        frames = (person_sum[i] != 0)[:, None] & (frame_sum[i] != 0)  # (M, T)
-        rows = x[i][frames]  # (K, V, C): every joint of every non-empty frame
-        rotated = rows.reshape(-1, 3).astype(np.float64) @ rot.T
-        x[i][frames] = rotated.astype(np.float32).reshape(rows.shape)
+    tail, head = joints
+    rotations, use = _alignments(
+        x[:, 0, 0, head] - x[:, 0, 0, tail], target, person_sum.sum(axis=-1) != 0
+    )
+    frames = (person_sum != 0)[..., None] & (frame_sum != 0)  # (N, M, T)
+    if compiled and _compiled_product_is_numpys():
+        _normalize.rotate(x, x.shape[:4], frames, rotations, use)
+        return
+    for i in np.flatnonzero(use):
+        rows = x[i][frames[i]]  # (K, V, C): every joint of every non-empty frame
+        rotated = rows.reshape(-1, 3).astype(np.float64) @ rotations[i].T
+        x[i][frames[i]] = rotated.astype(np.float32).reshape(rows.shape)
 
 
-def _alignment(vector: np.ndarray, target: tuple[float, float, float]) -> np.ndarray | None:
-    """Rotation matrix turning ``vector`` (float32, as the original) towards ``target``.
+def _alignments(
+    vectors: np.ndarray, target: tuple[float, float, float], candidates: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rotation matrices ``(N, 3, 3)`` turning each float32 vector ``(N, 3)`` towards the basis
+    vector ``target``, and whether to apply each: only to ``candidates``, and not where the
+    rotation is the identity (vector or axis (near) zero, angle under 1e-6).
 
-    Axis ``vector x target``, angle between the two; ``None`` (identity) when either is (near)
-    zero. Euler-Rodrigues construction, rotating counter-clockwise about the axis.
+    The original's ``_rotation_matrix(np.cross(v, target), _angle_between(v, target))`` per
+    sample (axis ``v x target``, Euler-Rodrigues, counter-clockwise), with the same float32 and
+    float64 operations over all samples at once. Its two BLAS dot products (the vector's norm
+    and the axis's) stay per-sample NumPy calls, so their rounding is the original's; with a
+    basis vector as target, the dot product behind the angle is the unit vector's component.
     """
-    target_v = np.asarray(target)
-    v0, v1, v2 = (float(c) for c in vector)  # np.cross's products, without its overhead
+    k = target.index(1.0)
     t0, t1, t2 = target
-    axis = np.array([v1 * t2 - v2 * t1, v2 * t0 - v0 * t2, v0 * t1 - v1 * t0])
-    if np.abs(vector).sum() < 1e-6:
-        angle = 0.0
-    else:
-        unit = vector / np.linalg.norm(vector)
-        angle = float(np.arccos(np.clip(np.dot(unit, target_v / np.linalg.norm(target_v)), -1, 1)))
-    if np.abs(axis).sum() < 1e-6 or abs(angle) < 1e-6:
-        return None
-    axis = axis / math.sqrt(np.dot(axis, axis))
-    a = math.cos(angle / 2.0)
-    b, c, d = -axis * math.sin(angle / 2.0)
+    small = np.abs(vectors).sum(axis=1) < 1e-6
+    norms = np.array([np.linalg.norm(v) for v in vectors], dtype=np.float32).reshape(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cosine = (vectors[:, k] / norms).astype(np.float64)
+        angle = np.where(small, 0.0, np.arccos(np.clip(cosine, -1.0, 1.0)))
+    v = vectors.astype(np.float64)
+    axis = np.stack(
+        [v[:, 1] * t2 - v[:, 2] * t1, v[:, 2] * t0 - v[:, 0] * t2, v[:, 0] * t1 - v[:, 1] * t0],
+        axis=1,
+    )
+    use = candidates & (np.abs(axis).sum(axis=1) >= 1e-6) & (np.abs(angle) >= 1e-6)
+    rotations = np.zeros((len(vectors), 3, 3))
+    chosen = np.flatnonzero(use)
+    if not len(chosen):
+        return rotations, use
+    axis = axis[chosen] / np.array([math.sqrt(np.dot(a, a)) for a in axis[chosen]])[:, None]
+    half = angle[chosen] / 2.0
+    a = np.array([math.cos(h) for h in half])  # libm's, as the original's math.cos
+    b, c, d = (-axis * np.array([math.sin(h) for h in half])[:, None]).T
     aa, bb, cc, dd = a * a, b * b, c * c, d * d
     bc, ad, ac, ab, bd, cd = b * c, a * d, a * c, a * b, b * d, c * d
-    return np.array(
+    rotations[chosen] = np.array(
         [
             [aa + bb - cc - dd, 2 * (bc + ad), 2 * (bd - ac)],
             [2 * (bc - ad), aa + cc - bb - dd, 2 * (cd + ab)],
             [2 * (bd + ac), 2 * (cd - ab), aa + dd - bb - cc],
         ]
-    )
+    ).transpose(2, 0, 1)
+    return rotations, use
+
+
+@functools.cache
+def _compiled_product_is_numpys() -> bool:
+    """Whether the compiled rotation's float64 product equals NumPy's matrix product here.
+
+    NumPy's product is its BLAS's; OpenBLAS (the pip wheels') computes each coordinate as one
+    chain of fused multiply-adds, as ``_normalize.c`` does. Another BLAS may round otherwise,
+    and then the NumPy loop is kept, so that no value depends on which path ran.
+    """
+    rng = np.random.default_rng(0)
+    rows = rng.standard_normal((4096, 3)).astype(np.float32).astype(np.float64)
+    rotation = np.linalg.qr(rng.standard_normal((3, 3)))[0]
+    ours = np.empty_like(rows)
+    _normalize.product(rows, rotation, ours)
+    same = bool(np.array_equal(ours, rows @ rotation.T))
+    if not same:
+        logging.getLogger(__name__).warning(
+            "this NumPy's BLAS rounds the rotation product differently from the compiled "
+            "pre-normalisation: using NumPy's product"
+        )
+    return same

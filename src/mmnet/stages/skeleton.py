@@ -24,7 +24,7 @@ import mmnet
 from mmnet.config import Config, SkeletonOptions
 from mmnet.datasets.base import Dataset, UnusableSample
 from mmnet.logs import progress
-from mmnet.skeleton.transforms import fit_frames, pre_normalize, select_bodies
+from mmnet.skeleton.transforms import fit_frames, pre_normalize, select_bodies, store_layout
 from mmnet.stages.floors import check_kept, check_protocols
 from mmnet.stages.shards import Shard, ShardOutput, remove_parts, run_shards
 from mmnet.status import STATUS_OK, STATUS_REJECTED
@@ -101,7 +101,7 @@ def parse_shard(
                     records.append({"row": row, **record})
             pre_normalize(block)  # (N, M, T, V, C), in place
             if block.any():
-                write_samples(array, rows.start, block.transpose(0, 4, 2, 3, 1))
+                write_samples(array, rows.start, store_layout(block))
             bar.update(len(rows))
         bar.close()
     result = pd.DataFrame.from_records(records, columns=["row", *PARSE_COLUMNS])

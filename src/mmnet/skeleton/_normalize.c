@@ -1,0 +1,325 @@
+/* The per-sample loops of pre-normalisation (mmnet.skeleton.transforms), compiled.
+ *
+ * Why compiled: in NumPy each step is a handful of array operations per sample and person, and
+ * their overhead, not the arithmetic, was most of the skeleton stage's normalising time
+ * (docs/performance.md, section 3). Every value equals the NumPy steps' bit for bit (tested):
+ *   - the reductions whose rounding decides anything (frame and person sums, the rotation
+ *     angles) stay in NumPy and come in as arguments;
+ *   - centring is float32 subtractions and a multiplication by 0 or 1, as NumPy does them;
+ *   - a rotation is r0 * x + r1 * y + r2 * z per row in float64 as one chain of fused
+ *     multiply-adds from zero, which is what NumPy's matrix product computes through its BLAS
+ *     (OpenBLAS). transforms.py checks that on a probe at first use and otherwise keeps
+ *     NumPy's product, so another BLAS cannot change a value.
+ * Built without contraction (-ffp-contract=off in setup.py), so that no a * b + c is fused
+ * where NumPy rounds twice.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define COORDS 3
+
+typedef struct {
+    Py_ssize_t n, m, t, v; /* samples, persons, frames, joints; 3 coordinates */
+} Shape;
+
+static int check(Py_buffer *buffer, Py_ssize_t items, Py_ssize_t item_size, const char *name) {
+    if (buffer->len != items * item_size) {
+        PyErr_Format(PyExc_ValueError, "%s: %zd bytes, expected %zd", name, buffer->len,
+                     items * item_size);
+        return -1;
+    }
+    return 0;
+}
+
+/* _pad_null_frames: a person whose first frame is empty has its non-empty frames moved to the
+ * front, in order; then the empty tail repeats the frames before it. */
+static PyObject *pad_null_frames(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer x, frame_sum, present;
+    Shape s;
+    if (!PyArg_ParseTuple(args, "w*(nnnn)w*y*", &x, &s.n, &s.m, &s.t, &s.v, &frame_sum,
+                          &present))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t frame_size = s.v * COORDS, persons = s.n * s.m;
+    if (check(&x, persons * s.t * frame_size, sizeof(float), "x") ||
+        check(&frame_sum, persons * s.t, sizeof(float), "frame_sum") ||
+        check(&present, persons, 1, "present"))
+        goto done;
+    for (Py_ssize_t p = 0; p < persons; p++) {
+        if (!((const uint8_t *)present.buf)[p]) continue;
+        float *person = (float *)x.buf + p * s.t * frame_size;
+        float *sums = (float *)frame_sum.buf + p * s.t;
+        size_t frame_bytes = (size_t)frame_size * sizeof(float);
+        if (sums[0] == 0) {
+            Py_ssize_t kept = 0;
+            for (Py_ssize_t f = 0; f < s.t; f++) {
+                if (sums[f] == 0) continue;
+                if (kept != f) memcpy(person + kept * frame_size, person + f * frame_size, frame_bytes);
+                sums[kept++] = sums[f];
+            }
+            memset(person + kept * frame_size, 0, (size_t)(s.t - kept) * frame_bytes);
+            for (Py_ssize_t f = kept; f < s.t; f++) sums[f] = 0;
+        }
+        Py_ssize_t filled = s.t;
+        while (filled > 0 && sums[filled - 1] == 0) filled--;
+        if (filled == 0) continue; /* the caller's person total was not zero: cannot happen */
+        while (filled < s.t) { /* frame_sum follows: the sums of the frames it now holds */
+            Py_ssize_t step = filled < s.t - filled ? filled : s.t - filled;
+            memcpy(person + filled * frame_size, person, (size_t)step * frame_bytes);
+            memcpy(sums + filled, sums, (size_t)step * sizeof(float));
+            filled += step;
+        }
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&frame_sum);
+    PyBuffer_Release(&present);
+    return result;
+}
+
+/* _centre: subtract joint 1 of person 0, frame by frame, from every present person; a joint
+ * whose coordinates summed to 0 before is multiplied by 0 after. */
+static PyObject *centre(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer x, person_sum, active;
+    Shape s;
+    if (!PyArg_ParseTuple(args, "w*(nnnn)y*y*", &x, &s.n, &s.m, &s.t, &s.v, &person_sum,
+                          &active))
+        return NULL;
+    PyObject *result = NULL;
+    float *centres = NULL;
+    Py_ssize_t frame_size = s.v * COORDS, person_size = s.t * frame_size;
+    if (check(&x, s.n * s.m * person_size, sizeof(float), "x") ||
+        check(&person_sum, s.n * s.m, sizeof(float), "person_sum") ||
+        check(&active, s.n, 1, "active"))
+        goto done;
+    centres = PyMem_Malloc((size_t)(s.t * COORDS) * sizeof(float) + 1);
+    if (centres == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < s.n; i++) {
+        if (!((const uint8_t *)active.buf)[i]) continue;
+        float *sample = (float *)x.buf + i * s.m * person_size;
+        for (Py_ssize_t f = 0; f < s.t; f++) /* joint 1 of person 0, before any change */
+            memcpy(centres + f * COORDS, sample + f * frame_size + COORDS, COORDS * sizeof(float));
+        for (Py_ssize_t m = 0; m < s.m; m++) {
+            if (((const float *)person_sum.buf)[i * s.m + m] == 0) continue;
+            float *person = sample + m * person_size;
+            for (Py_ssize_t f = 0; f < s.t; f++) {
+                const float *c = centres + f * COORDS;
+                for (Py_ssize_t j = 0; j < s.v; j++) {
+                    float *p = person + f * frame_size + j * COORDS;
+                    float keep = ((p[0] + p[1]) + p[2]) != 0 ? 1.0f : 0.0f;
+                    p[0] = (p[0] - c[0]) * keep;
+                    p[1] = (p[1] - c[1]) * keep;
+                    p[2] = (p[2] - c[2]) * keep;
+                }
+            }
+        }
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyMem_Free(centres);
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&person_sum);
+    PyBuffer_Release(&active);
+    return result;
+}
+
+/* Row times (x0, x1, x2) as one fused chain from zero. fma() is exact wherever it runs; with
+ * the FMA instructions it is also fast. */
+static inline __attribute__((always_inline)) double dot3(const double *row, double x0, double x1,
+                                                         double x2) {
+    return fma(row[2], x2, fma(row[1], x1, fma(row[0], x0, 0.0)));
+}
+
+/* One frame's joints times r, rounded back to float32. */
+static inline __attribute__((always_inline)) void rotate_joints(float *frame, Py_ssize_t joints,
+                                                                 const double *r) {
+    for (Py_ssize_t j = 0; j < joints; j++) {
+        float *p = frame + j * COORDS;
+        double x0 = p[0], x1 = p[1], x2 = p[2];
+        for (int k = 0; k < COORDS; k++) p[k] = (float)dot3(r + COORDS * k, x0, x1, x2);
+    }
+}
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define HAS_FMA_DISPATCH 1
+__attribute__((target("fma"))) static void rotate_joints_fma(float *frame, Py_ssize_t joints,
+                                                              const double *r) {
+    rotate_joints(frame, joints, r);
+}
+#endif
+
+static void rotate_joints_any(float *frame, Py_ssize_t joints, const double *r) {
+    rotate_joints(frame, joints, r);
+}
+
+/* _rotate's product: every joint of every selected frame of sample i times rotations[i]. */
+static PyObject *rotate(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer x, frames, rotations, use;
+    Shape s;
+    if (!PyArg_ParseTuple(args, "w*(nnnn)y*y*y*", &x, &s.n, &s.m, &s.t, &s.v, &frames,
+                          &rotations, &use))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t frame_size = s.v * COORDS;
+    if (check(&x, s.n * s.m * s.t * frame_size, sizeof(float), "x") ||
+        check(&frames, s.n * s.m * s.t, 1, "frames") ||
+        check(&rotations, s.n * 9, sizeof(double), "rotations") || check(&use, s.n, 1, "use"))
+        goto done;
+    void (*rotate_frame)(float *, Py_ssize_t, const double *) = rotate_joints_any;
+#ifdef HAS_FMA_DISPATCH
+    if (__builtin_cpu_supports("fma")) rotate_frame = rotate_joints_fma;
+#endif
+    for (Py_ssize_t i = 0; i < s.n; i++) {
+        if (!((const uint8_t *)use.buf)[i]) continue;
+        const double *r = (const double *)rotations.buf + 9 * i;
+        for (Py_ssize_t pf = i * s.m * s.t; pf < (i + 1) * s.m * s.t; pf++) {
+            if (((const uint8_t *)frames.buf)[pf]) rotate_frame((float *)x.buf + pf * frame_size, s.v, r);
+        }
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&frames);
+    PyBuffer_Release(&rotations);
+    PyBuffer_Release(&use);
+    return result;
+}
+
+/* The float64 product alone, rows (K, 3) times r^T into out (K, 3): for the check against
+ * NumPy's product before rotate is trusted. */
+static PyObject *product(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer rows, r, out;
+    if (!PyArg_ParseTuple(args, "y*y*w*", &rows, &r, &out)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = rows.len / (Py_ssize_t)(COORDS * sizeof(double));
+    if (check(&rows, n * COORDS, sizeof(double), "rows") || check(&r, 9, sizeof(double), "r") ||
+        check(&out, n * COORDS, sizeof(double), "out"))
+        goto done;
+    const double *x = rows.buf;
+    double *o = out.buf;
+    for (Py_ssize_t i = 0; i < n; i++)
+        for (int k = 0; k < COORDS; k++)
+            o[COORDS * i + k] = dot3((const double *)r.buf + COORDS * k, x[COORDS * i],
+                                     x[COORDS * i + 1], x[COORDS * i + 2]);
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&rows);
+    PyBuffer_Release(&r);
+    PyBuffer_Release(&out);
+    return result;
+}
+
+/* body_energy: per slot, std(x) + std(y) + std(z) over the joints of its non-empty frames
+ * (population std, two passes in float64); 0 for a slot with no frame. The sums run in file
+ * order, NumPy's in blocks, so the last bits may differ: only the order of the energies is
+ * used, and it is the same (tested). */
+static PyObject *energies(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer slots, out;
+    Py_ssize_t n_slots, n_frames, n_joints;
+    if (!PyArg_ParseTuple(args, "y*(nnn)w*", &slots, &n_slots, &n_frames, &n_joints, &out))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t frame_size = n_joints * COORDS;
+    if (check(&slots, n_slots * n_frames * frame_size, sizeof(double), "slots") ||
+        check(&out, n_slots, sizeof(double), "out"))
+        goto done;
+    for (Py_ssize_t slot = 0; slot < n_slots; slot++) {
+        const double *first = (const double *)slots.buf + slot * n_frames * frame_size;
+        double sum[COORDS] = {0, 0, 0}, squares[COORDS] = {0, 0, 0};
+        Py_ssize_t frames = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            double mean[COORDS];
+            for (int c = 0; c < COORDS; c++) mean[c] = frames ? sum[c] / (double)(frames * n_joints) : 0;
+            for (Py_ssize_t f = 0; f < n_frames; f++) {
+                const double *frame = first + f * frame_size;
+                double frame_sum = 0;
+                for (Py_ssize_t k = 0; k < frame_size; k++) frame_sum += frame[k];
+                if (frame_sum == 0) continue;
+                if (pass == 0) frames++;
+                for (Py_ssize_t j = 0; j < n_joints; j++) {
+                    for (int c = 0; c < COORDS; c++) {
+                        double value = frame[j * COORDS + c];
+                        if (pass == 0) sum[c] += value;
+                        else squares[c] += (value - mean[c]) * (value - mean[c]);
+                    }
+                }
+            }
+            if (frames == 0) break;
+        }
+        double energy = 0, n = (double)(frames * n_joints);
+        if (frames)
+            for (int c = 0; c < COORDS; c++) energy += sqrt(squares[c] / n);
+        ((double *)out.buf)[slot] = energy;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&slots);
+    PyBuffer_Release(&out);
+    return result;
+}
+
+/* (N, M, T, V, 3) -> (N, 3, T, V, M), the store's layout (the original's), as one pass. */
+static PyObject *store_layout(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer x, out;
+    Shape s;
+    if (!PyArg_ParseTuple(args, "y*(nnnn)w*", &x, &s.n, &s.m, &s.t, &s.v, &out)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t items = s.n * s.m * s.t * s.v * COORDS, plane = s.t * s.v * s.m;
+    if (check(&x, items, sizeof(float), "x") || check(&out, items, sizeof(float), "out"))
+        goto done;
+    const float *in = x.buf;
+    float *o = out.buf;
+    for (Py_ssize_t n = 0; n < s.n; n++)
+        for (Py_ssize_t m = 0; m < s.m; m++)
+            for (Py_ssize_t tv = 0; tv < s.t * s.v; tv++) {
+                const float *p = in + ((n * s.m + m) * s.t * s.v + tv) * COORDS;
+                float *q = o + n * COORDS * plane + tv * s.m + m;
+                q[0] = p[0];
+                q[plane] = p[1];
+                q[2 * plane] = p[2];
+            }
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&out);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"store_layout", store_layout, METH_VARARGS,
+     "store_layout(x, (N, M, T, V), out): out = x.transpose(0, 4, 2, 3, 1), contiguous."},
+    {"energies", energies, METH_VARARGS,
+     "energies(slots, (S, F, V), out): transforms.body_energy of float64 slots (S, F, V, 3)."},
+    {"product", product, METH_VARARGS,
+     "product(rows, r, out): out = rows @ r.T in float64, as rotate computes it."},
+    {"pad_null_frames", pad_null_frames, METH_VARARGS,
+     "pad_null_frames(x, (N, M, T, V), frame_sum, present): transforms._pad_null_frames, in "
+     "place; frame_sum is kept equal to the padded frames' sums."},
+    {"centre", centre, METH_VARARGS,
+     "centre(x, (N, M, T, V), person_sum, active): transforms._centre, in place."},
+    {"rotate", rotate, METH_VARARGS,
+     "rotate(x, (N, M, T, V), frames, rotations, use): the product of transforms._rotate, in "
+     "place."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_normalize",
+    "The per-sample loops of pre-normalisation (see mmnet.skeleton.transforms).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__normalize(void) { return PyModule_Create(&module); }
