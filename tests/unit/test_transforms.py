@@ -100,12 +100,33 @@ def test_compiled_loops_give_numpys_bits(ntu60_skeletons, monkeypatch, seed):
     assert not np.array_equal(compiled, block)
 
 
-@pytest.mark.parametrize("compiled", [True, False])
-def test_padding_returns_the_padded_frames_sums(ntu60_skeletons, compiled):
-    """Centring reuses the sums padding leaves: they must be what summing again gives."""
+def test_each_step_leaves_the_sums_of_what_it_wrote(ntu60_skeletons):
+    """The next step reuses the frame sums the last one left: they must be NumPy's sums of
+    the values now in the block, bit for bit, after every compiled step and after padding
+    with NumPy."""
     block = _varied_block(ntu60_skeletons, 64, 4)
-    sums = transforms._pad_null_frames(block, compiled)
-    assert np.array_equal(sums.view(np.int32), transforms._frame_sums(block).view(np.int32))
+    plain = block.copy()
+    assert np.array_equal(
+        transforms._pad_null_frames(plain).view(np.int32),
+        transforms._frame_sums(plain).view(np.int32),
+    )
+    shape, native = block.shape[:4], transforms._normalize
+    sums = np.empty(shape[:3], dtype=np.float32)
+    steps = [
+        lambda: native.frame_sums(block, shape, sums),
+        lambda: native.pad_null_frames(block, shape, sums),
+        lambda: native.centre(block, shape, sums),
+    ]
+    for joints, target in ((transforms.Z_AXIS_JOINTS, transforms.Z_TARGET),
+                           (transforms.X_AXIS_JOINTS, transforms.X_TARGET)):  # fmt: skip
+        steps.append(
+            lambda j=joints, t=target: native.rotate(
+                block, shape, sums, *transforms._alignments(block, j, t, np.ones(64, bool))
+            )
+        )
+    for step in steps:
+        step()
+        assert np.array_equal(sums.view(np.int32), transforms._frame_sums(block).view(np.int32))
 
 
 def test_store_layout_is_the_transpose(ntu60_skeletons, monkeypatch):

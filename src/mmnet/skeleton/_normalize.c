@@ -3,13 +3,16 @@
  * Why compiled: in NumPy each step is a handful of array operations per sample and person, and
  * their overhead, not the arithmetic, was most of the skeleton stage's normalising time
  * (docs/performance.md, section 3). Every value equals the NumPy steps' bit for bit (tested):
- *   - the reductions whose rounding decides anything (frame and person sums, the rotation
- *     angles) stay in NumPy and come in as arguments;
+ *   - frame and person sums (only ever compared with zero, but a sum can cancel to exactly
+ *     zero in one order and not in another) are NumPy's pairwise float32 sums, in NumPy's
+ *     order (pairwise_sum below); each step keeps the (N, M, T) frame sums of the values it
+ *     wrote in frame_sum, so no step sums the block again;
  *   - centring is float32 subtractions and a multiplication by 0 or 1, as NumPy does them;
  *   - a rotation is r0 * x + r1 * y + r2 * z per row in float64 as one chain of fused
  *     multiply-adds from zero, which is what NumPy's matrix product computes through its BLAS
  *     (OpenBLAS). transforms.py checks that on a probe at first use and otherwise keeps
- *     NumPy's product, so another BLAS cannot change a value.
+ *     NumPy's product, so another BLAS cannot change a value;
+ *   - the rotation matrices come from transforms.py (NumPy's arccos and BLAS dot products).
  * Built without contraction (-ffp-contract=off in setup.py), so that no a * b + c is fused
  * where NumPy rounds twice.
  */
@@ -34,25 +37,84 @@ static int check(Py_buffer *buffer, Py_ssize_t items, Py_ssize_t item_size, cons
     return 0;
 }
 
+/* NumPy's float32 add.reduce along a contiguous axis (numpy/_core/src/umath/loops_utils.h.src,
+ * pairwise_sum): under 8 values one by one from -0.0, up to 128 in 8 interleaved accumulators
+ * combined as a tree, longer ones split in two at a multiple of 8. */
+static float pairwise_sum(const float *a, Py_ssize_t n) {
+    if (n < 8) {
+        float sum = -0.0f;
+        for (Py_ssize_t i = 0; i < n; i++) sum += a[i];
+        return sum;
+    }
+    if (n <= 128) {
+        float r[8];
+        for (int j = 0; j < 8; j++) r[j] = a[j];
+        Py_ssize_t i = 8;
+        for (; i < n - (n % 8); i += 8)
+            for (int j = 0; j < 8; j++) r[j] += a[i + j];
+        float sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) sum += a[i];
+        return sum;
+    }
+    Py_ssize_t half = n / 2;
+    half -= half % 8;
+    return pairwise_sum(a, half) + pairwise_sum(a + half, n - half);
+}
+
+/* Whether sample i holds anything: the sum over persons of their frame sums' sums. */
+static int sample_active(const float *frame_sum, Shape s, Py_ssize_t i, float *person_sum) {
+    float total = -0.0f;
+    for (Py_ssize_t m = 0; m < s.m; m++) {
+        person_sum[m] = pairwise_sum(frame_sum + (i * s.m + m) * s.t, s.t);
+        total += person_sum[m];
+    }
+    return total != 0;
+}
+
+/* frame_sum[p, f] = the sum of frame f of person p, for frames [first, last). */
+static void sum_frames(const float *x, float *frame_sum, Shape s, Py_ssize_t p, Py_ssize_t first,
+                       Py_ssize_t last) {
+    Py_ssize_t frame_size = s.v * COORDS;
+    for (Py_ssize_t f = first; f < last; f++)
+        frame_sum[p * s.t + f] = pairwise_sum(x + (p * s.t + f) * frame_size, frame_size);
+}
+
+/* frame_sums(x, (N, M, T, V), frame_sum): every frame's sum, as x.reshape(N, M, T, -1).sum(-1). */
+static PyObject *frame_sums(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer x, frame_sum;
+    Shape s;
+    if (!PyArg_ParseTuple(args, "y*(nnnn)w*", &x, &s.n, &s.m, &s.t, &s.v, &frame_sum))
+        return NULL;
+    PyObject *result = NULL;
+    if (check(&x, s.n * s.m * s.t * s.v * COORDS, sizeof(float), "x") ||
+        check(&frame_sum, s.n * s.m * s.t, sizeof(float), "frame_sum"))
+        goto done;
+    for (Py_ssize_t p = 0; p < s.n * s.m; p++) sum_frames(x.buf, frame_sum.buf, s, p, 0, s.t);
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&frame_sum);
+    return result;
+}
+
 /* _pad_null_frames: a person whose first frame is empty has its non-empty frames moved to the
  * front, in order; then the empty tail repeats the frames before it. */
 static PyObject *pad_null_frames(PyObject *self, PyObject *args) {
     (void)self;
-    Py_buffer x, frame_sum, present;
+    Py_buffer x, frame_sum;
     Shape s;
-    if (!PyArg_ParseTuple(args, "w*(nnnn)w*y*", &x, &s.n, &s.m, &s.t, &s.v, &frame_sum,
-                          &present))
+    if (!PyArg_ParseTuple(args, "w*(nnnn)w*", &x, &s.n, &s.m, &s.t, &s.v, &frame_sum))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t frame_size = s.v * COORDS, persons = s.n * s.m;
     if (check(&x, persons * s.t * frame_size, sizeof(float), "x") ||
-        check(&frame_sum, persons * s.t, sizeof(float), "frame_sum") ||
-        check(&present, persons, 1, "present"))
+        check(&frame_sum, persons * s.t, sizeof(float), "frame_sum"))
         goto done;
     for (Py_ssize_t p = 0; p < persons; p++) {
-        if (!((const uint8_t *)present.buf)[p]) continue;
         float *person = (float *)x.buf + p * s.t * frame_size;
         float *sums = (float *)frame_sum.buf + p * s.t;
+        if (pairwise_sum(sums, s.t) == 0) continue; /* nobody in any frame */
         size_t frame_bytes = (size_t)frame_size * sizeof(float);
         if (sums[0] == 0) {
             Py_ssize_t kept = 0;
@@ -78,7 +140,6 @@ static PyObject *pad_null_frames(PyObject *self, PyObject *args) {
 done:
     PyBuffer_Release(&x);
     PyBuffer_Release(&frame_sum);
-    PyBuffer_Release(&present);
     return result;
 }
 
@@ -86,30 +147,29 @@ done:
  * whose coordinates summed to 0 before is multiplied by 0 after. */
 static PyObject *centre(PyObject *self, PyObject *args) {
     (void)self;
-    Py_buffer x, person_sum, active;
+    Py_buffer x, frame_sum;
     Shape s;
-    if (!PyArg_ParseTuple(args, "w*(nnnn)y*y*", &x, &s.n, &s.m, &s.t, &s.v, &person_sum,
-                          &active))
+    if (!PyArg_ParseTuple(args, "w*(nnnn)w*", &x, &s.n, &s.m, &s.t, &s.v, &frame_sum))
         return NULL;
     PyObject *result = NULL;
-    float *centres = NULL;
+    float *centres = NULL, *person_sum = NULL;
     Py_ssize_t frame_size = s.v * COORDS, person_size = s.t * frame_size;
     if (check(&x, s.n * s.m * person_size, sizeof(float), "x") ||
-        check(&person_sum, s.n * s.m, sizeof(float), "person_sum") ||
-        check(&active, s.n, 1, "active"))
+        check(&frame_sum, s.n * s.m * s.t, sizeof(float), "frame_sum"))
         goto done;
-    centres = PyMem_Malloc((size_t)(s.t * COORDS) * sizeof(float) + 1);
+    centres = PyMem_Malloc((size_t)(s.t * COORDS + s.m) * sizeof(float));
     if (centres == NULL) {
         PyErr_NoMemory();
         goto done;
     }
+    person_sum = centres + s.t * COORDS;
     for (Py_ssize_t i = 0; i < s.n; i++) {
-        if (!((const uint8_t *)active.buf)[i]) continue;
+        if (!sample_active(frame_sum.buf, s, i, person_sum)) continue;
         float *sample = (float *)x.buf + i * s.m * person_size;
         for (Py_ssize_t f = 0; f < s.t; f++) /* joint 1 of person 0, before any change */
             memcpy(centres + f * COORDS, sample + f * frame_size + COORDS, COORDS * sizeof(float));
         for (Py_ssize_t m = 0; m < s.m; m++) {
-            if (((const float *)person_sum.buf)[i * s.m + m] == 0) continue;
+            if (person_sum[m] == 0) continue;
             float *person = sample + m * person_size;
             for (Py_ssize_t f = 0; f < s.t; f++) {
                 const float *c = centres + f * COORDS;
@@ -121,14 +181,14 @@ static PyObject *centre(PyObject *self, PyObject *args) {
                     p[2] = (p[2] - c[2]) * keep;
                 }
             }
+            sum_frames(x.buf, frame_sum.buf, s, i * s.m + m, 0, s.t);
         }
     }
     result = Py_NewRef(Py_None);
 done:
     PyMem_Free(centres);
     PyBuffer_Release(&x);
-    PyBuffer_Release(&person_sum);
-    PyBuffer_Release(&active);
+    PyBuffer_Release(&frame_sum);
     return result;
 }
 
@@ -161,35 +221,50 @@ static void rotate_joints_any(float *frame, Py_ssize_t joints, const double *r) 
     rotate_joints(frame, joints, r);
 }
 
-/* _rotate's product: every joint of every selected frame of sample i times rotations[i]. */
+/* _rotate's product: every joint of every non-empty frame of every present person of sample i
+ * times rotations[i], where use[i] and the sample holds anything. */
 static PyObject *rotate(PyObject *self, PyObject *args) {
     (void)self;
-    Py_buffer x, frames, rotations, use;
+    Py_buffer x, frame_sum, rotations, use;
     Shape s;
-    if (!PyArg_ParseTuple(args, "w*(nnnn)y*y*y*", &x, &s.n, &s.m, &s.t, &s.v, &frames,
+    if (!PyArg_ParseTuple(args, "w*(nnnn)w*y*y*", &x, &s.n, &s.m, &s.t, &s.v, &frame_sum,
                           &rotations, &use))
         return NULL;
     PyObject *result = NULL;
+    float *person_sum = NULL;
     Py_ssize_t frame_size = s.v * COORDS;
     if (check(&x, s.n * s.m * s.t * frame_size, sizeof(float), "x") ||
-        check(&frames, s.n * s.m * s.t, 1, "frames") ||
+        check(&frame_sum, s.n * s.m * s.t, sizeof(float), "frame_sum") ||
         check(&rotations, s.n * 9, sizeof(double), "rotations") || check(&use, s.n, 1, "use"))
         goto done;
+    person_sum = PyMem_Malloc((size_t)s.m * sizeof(float) + 1);
+    if (person_sum == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
     void (*rotate_frame)(float *, Py_ssize_t, const double *) = rotate_joints_any;
 #ifdef HAS_FMA_DISPATCH
     if (__builtin_cpu_supports("fma")) rotate_frame = rotate_joints_fma;
 #endif
+    float *sums = frame_sum.buf;
     for (Py_ssize_t i = 0; i < s.n; i++) {
-        if (!((const uint8_t *)use.buf)[i]) continue;
+        if (!((const uint8_t *)use.buf)[i] || !sample_active(sums, s, i, person_sum)) continue;
         const double *r = (const double *)rotations.buf + 9 * i;
-        for (Py_ssize_t pf = i * s.m * s.t; pf < (i + 1) * s.m * s.t; pf++) {
-            if (((const uint8_t *)frames.buf)[pf]) rotate_frame((float *)x.buf + pf * frame_size, s.v, r);
+        for (Py_ssize_t m = 0; m < s.m; m++) {
+            if (person_sum[m] == 0) continue;
+            for (Py_ssize_t pf = (i * s.m + m) * s.t; pf < (i * s.m + m + 1) * s.t; pf++) {
+                if (sums[pf] == 0) continue;
+                float *frame = (float *)x.buf + pf * frame_size;
+                rotate_frame(frame, s.v, r);
+                sums[pf] = pairwise_sum(frame, frame_size);
+            }
         }
     }
     result = Py_NewRef(Py_None);
 done:
+    PyMem_Free(person_sum);
     PyBuffer_Release(&x);
-    PyBuffer_Release(&frames);
+    PyBuffer_Release(&frame_sum);
     PyBuffer_Release(&rotations);
     PyBuffer_Release(&use);
     return result;
@@ -305,14 +380,15 @@ static PyMethodDef methods[] = {
      "energies(slots, (S, F, V), out): transforms.body_energy of float64 slots (S, F, V, 3)."},
     {"product", product, METH_VARARGS,
      "product(rows, r, out): out = rows @ r.T in float64, as rotate computes it."},
+    {"frame_sums", frame_sums, METH_VARARGS,
+     "frame_sums(x, (N, M, T, V), frame_sum): x.reshape(N, M, T, -1).sum(-1), bit for bit."},
     {"pad_null_frames", pad_null_frames, METH_VARARGS,
-     "pad_null_frames(x, (N, M, T, V), frame_sum, present): transforms._pad_null_frames, in "
-     "place; frame_sum is kept equal to the padded frames' sums."},
+     "pad_null_frames(x, (N, M, T, V), frame_sum): transforms._pad_null_frames, in place."},
     {"centre", centre, METH_VARARGS,
-     "centre(x, (N, M, T, V), person_sum, active): transforms._centre, in place."},
+     "centre(x, (N, M, T, V), frame_sum): transforms._centre, in place."},
     {"rotate", rotate, METH_VARARGS,
-     "rotate(x, (N, M, T, V), frames, rotations, use): the product of transforms._rotate, in "
-     "place."},
+     "rotate(x, (N, M, T, V), frame_sum, rotations, use): the product of transforms._rotate, "
+     "in place.\n\nEach step leaves frame_sum equal to the frame sums of what it wrote."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -34,6 +34,8 @@ except ImportError:  # pragma: no cover - a source tree without `pip install -e 
 #: ``zaxis=[0, 1]`` and ``joint_rshoulder - joint_lshoulder`` with ``xaxis=[8, 4]`` (spec §2.4).
 Z_AXIS_JOINTS = (0, 1)
 X_AXIS_JOINTS = (4, 8)
+Z_TARGET = (0.0, 0.0, 1.0)
+X_TARGET = (1.0, 0.0, 0.0)
 
 
 def select_bodies(slots: np.ndarray, keep: int) -> np.ndarray:
@@ -70,16 +72,18 @@ def body_energy(slots: np.ndarray) -> np.ndarray:
     return np.where(count > 0, np.sqrt(var[:, 0]).sum(axis=1), 0.0)
 
 
-def fit_frames(bodies: np.ndarray, max_frames: int) -> np.ndarray:
+def fit_frames(bodies: np.ndarray, max_frames: int, out: np.ndarray | None = None) -> np.ndarray:
     """``(M, F, V, C)`` -> ``(M, T, V, C)`` float32: zero-fill short sequences at the end,
     keep the centred window ``[(F - T) // 2, ... + T)`` of long ones (the original's PKU rule;
-    its NTU and N-UCLA scripts would crash instead)."""
+    its NTU and N-UCLA scripts would crash instead). ``out``: write there (a block's row)."""
     m, n_frames, v, c = bodies.shape
-    out = np.zeros((m, max_frames, v, c), dtype=np.float32)
+    if out is None:
+        out = np.empty((m, max_frames, v, c), dtype=np.float32)
     if n_frames > max_frames:
         start = (n_frames - max_frames) // 2
         bodies = bodies[:, start : start + max_frames]
     out[:, : bodies.shape[1]] = bodies
+    out[:, bodies.shape[1] :] = 0
     return out
 
 
@@ -91,22 +95,32 @@ def pre_normalize(x: np.ndarray) -> np.ndarray:
     minus left shoulder onto +x. Persons-first layout (the original's internal one) keeps
     every frame's 25x3 values contiguous, which makes the emptiness tests cheap.
     """
-    compiled = _compiled(x)
-    frame_sum = _pad_null_frames(x, compiled)
-    _centre(x, frame_sum, compiled)
-    _rotate(x, Z_AXIS_JOINTS, (0.0, 0.0, 1.0), compiled)
-    _rotate(x, X_AXIS_JOINTS, (1.0, 0.0, 0.0), compiled)
+    if _compiled(x) and _compiled_product_is_numpys():
+        frame_sum = np.empty(x.shape[:3], dtype=np.float32)  # kept current by every step
+        _normalize.frame_sums(x, x.shape[:4], frame_sum)
+        _normalize.pad_null_frames(x, x.shape[:4], frame_sum)
+        _normalize.centre(x, x.shape[:4], frame_sum)
+        for joints, target in ((Z_AXIS_JOINTS, Z_TARGET), (X_AXIS_JOINTS, X_TARGET)):
+            rotations, use = _alignments(x, joints, target, np.ones(len(x), dtype=bool))
+            _normalize.rotate(x, x.shape[:4], frame_sum, rotations, use)
+        return x
+    frame_sum = _pad_null_frames(x)
+    _centre(x, frame_sum)
+    _rotate(x, Z_AXIS_JOINTS, Z_TARGET)
+    _rotate(x, X_AXIS_JOINTS, X_TARGET)
     return x
 
 
-def store_layout(x: np.ndarray) -> np.ndarray:
+def store_layout(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """A block ``(N, M, T, V, C)`` in the store's (and the original's) ``(N, C, T, V, M)``
-    layout, as a new contiguous array."""
-    if not _compiled(x):
-        return np.ascontiguousarray(x.transpose(0, 4, 2, 3, 1))
+    layout, contiguous: in ``out`` (float32) when given, else a new array."""
     n, m, t, v, c = x.shape
-    out = np.empty((n, c, t, v, m), dtype=np.float32)
-    _normalize.store_layout(x, x.shape[:4], out)
+    if out is None:
+        out = np.empty((n, c, t, v, m), dtype=np.float32)
+    if _compiled(x) and out.flags.c_contiguous and out.dtype == np.float32:
+        _normalize.store_layout(x, x.shape[:4], out)
+    else:
+        out[...] = x.transpose(0, 4, 2, 3, 1)
     return out
 
 
@@ -124,13 +138,10 @@ def _frame_sums(x: np.ndarray) -> np.ndarray:
     return x.reshape(*x.shape[:3], -1).sum(axis=-1)  # (N, M, T)
 
 
-def _pad_null_frames(x: np.ndarray, compiled: bool) -> np.ndarray:
+def _pad_null_frames(x: np.ndarray) -> np.ndarray:
     """Pad in place; returns the padded frames' sums (copies of sums for copied frames)."""
     frame_sum = _frame_sums(x)
     present = frame_sum.sum(axis=-1) != 0
-    if compiled:
-        _normalize.pad_null_frames(x, x.shape[:4], frame_sum, present)
-        return frame_sum
     for n, m in zip(*np.nonzero(present), strict=True):
         person, sums = x[n, m], frame_sum[n, m]  # views
         if sums[0] == 0:  # move the non-empty frames to the front, in order
@@ -149,13 +160,9 @@ def _pad_null_frames(x: np.ndarray, compiled: bool) -> np.ndarray:
     return frame_sum
 
 
-def _centre(x: np.ndarray, frame_sum: np.ndarray, compiled: bool) -> None:
+def _centre(x: np.ndarray, frame_sum: np.ndarray) -> None:
     person_sum = frame_sum.sum(axis=-1)  # (N, M)
-    active = person_sum.sum(axis=-1) != 0
-    if compiled:
-        _normalize.centre(x, x.shape[:4], person_sum, active)
-        return
-    for n in np.flatnonzero(active):
+    for n in np.flatnonzero(person_sum.sum(axis=-1) != 0):
         centre = x[n, 0, :, 1:2, :].copy()  # (T, 1, C): joint 1 of person 0
         for m in np.flatnonzero(person_sum[n]):
             person = x[n, m]
@@ -164,19 +171,11 @@ def _centre(x: np.ndarray, frame_sum: np.ndarray, compiled: bool) -> None:
             person *= mask[..., None]
 
 
-def _rotate(
-    x: np.ndarray, joints: tuple[int, int], target: tuple[float, float, float], compiled: bool
-) -> None:
+def _rotate(x: np.ndarray, joints: tuple[int, int], target: tuple[float, float, float]) -> None:
     frame_sum = _frame_sums(x)
     person_sum = frame_sum.sum(axis=-1)
-    tail, head = joints
-    rotations, use = _alignments(
-        x[:, 0, 0, head] - x[:, 0, 0, tail], target, person_sum.sum(axis=-1) != 0
-    )
+    rotations, use = _alignments(x, joints, target, person_sum.sum(axis=-1) != 0)
     frames = (person_sum != 0)[..., None] & (frame_sum != 0)  # (N, M, T)
-    if compiled and _compiled_product_is_numpys():
-        _normalize.rotate(x, x.shape[:4], frames, rotations, use)
-        return
     for i in np.flatnonzero(use):
         rows = x[i][frames[i]]  # (K, V, C): every joint of every non-empty frame
         rotated = rows.reshape(-1, 3).astype(np.float64) @ rotations[i].T
@@ -184,11 +183,15 @@ def _rotate(
 
 
 def _alignments(
-    vectors: np.ndarray, target: tuple[float, float, float], candidates: np.ndarray
+    x: np.ndarray,
+    joints: tuple[int, int],
+    target: tuple[float, float, float],
+    candidates: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Rotation matrices ``(N, 3, 3)`` turning each float32 vector ``(N, 3)`` towards the basis
-    vector ``target``, and whether to apply each: only to ``candidates``, and not where the
-    rotation is the identity (vector or axis (near) zero, angle under 1e-6).
+    """Rotation matrices ``(N, 3, 3)`` turning each sample's vector from joint ``tail`` to joint
+    ``head`` of person 0 at frame 0 (float32) towards the basis vector ``target``, and whether
+    to apply each: only to ``candidates``, and not where the rotation is the identity (vector
+    or axis (near) zero, angle under 1e-6).
 
     The original's ``_rotation_matrix(np.cross(v, target), _angle_between(v, target))`` per
     sample (axis ``v x target``, Euler-Rodrigues, counter-clockwise), with the same float32 and
@@ -196,6 +199,8 @@ def _alignments(
     and the axis's) stay per-sample NumPy calls, so their rounding is the original's; with a
     basis vector as target, the dot product behind the angle is the unit vector's component.
     """
+    tail, head = joints
+    vectors = x[:, 0, 0, head] - x[:, 0, 0, tail]
     k = target.index(1.0)
     t0, t1, t2 = target
     small = np.abs(vectors).sum(axis=1) < 1e-6
