@@ -14,21 +14,24 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import google_crc32c
 import numcodecs
 import numpy as np
 import pandas as pd
-import zarr
-from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec
-from zarr.codecs.sharding import ShardingCodecIndexLocation
 
 from mmnet.errors import as_os_error
+
+if TYPE_CHECKING:
+    import zarr
 
 SAMPLES_PER_FILE = 64
 
@@ -126,7 +129,64 @@ def create_sample_array(
     attributes: dict | None = None,
     block_per_sample: bool = False,
 ) -> zarr.Array:
-    """Create array ``name`` in the zarr group at ``store`` (the group is created if needed).
+    """Create array ``name`` in the zarr group at ``store`` (the group is created if needed);
+    see :func:`create_plain_array`, which writes it."""
+    import zarr
+
+    create_plain_array(store, name, shape, dtype, samples_per_file=samples_per_file,
+                       compression_level=compression_level, attributes=attributes,
+                       block_per_sample=block_per_sample)  # fmt: skip
+    return zarr.open_array(store=str(store), path=name, mode="r+", zarr_format=3)
+
+
+@dataclass(frozen=True)
+class PlainArray:
+    """A sample array in the plain layout, known without zarr: where each shard file goes
+    and the Blosc codec of its samples. The skeleton stage writes through this alone, so its
+    process never loads zarr (0.12 s of CPU at start-up; docs/performance.md)."""
+
+    folder: Path
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    samples_per_file: int
+    blosc: numcodecs.Blosc
+
+    @property
+    def shards(self) -> tuple[int, ...]:
+        return (self.samples_per_file, *self.shape[1:])
+
+    def shard_file(self, shard: int) -> Path:
+        """zarr's default chunk key (``c/<shard>/0/...``) under the array's folder."""
+        return self.folder.joinpath("c", str(shard), *["0"] * (len(self.shape) - 1))
+
+    @classmethod
+    def of(cls, array: zarr.Array) -> PlainArray:
+        """The plain twin of a zarr array for which :func:`plain_layout` holds."""
+        return cls(
+            folder=Path(array.store.root) / array.path,
+            shape=tuple(array.shape),
+            dtype=np.dtype(array.dtype),
+            samples_per_file=array.shards[0],
+            blosc=shard_blosc(array),
+        )
+
+
+def create_plain_array(
+    store: str | Path,
+    name: str,
+    shape: tuple[int, ...],
+    dtype: str | np.dtype,
+    *,
+    samples_per_file: int = SAMPLES_PER_FILE,
+    compression_level: int = 3,
+    attributes: dict | None = None,
+    block_per_sample: bool = False,
+) -> PlainArray:
+    """Write the zarr v3 metadata of a sample array ``name`` in the group at ``store`` (the
+    group is created if needed; an array of that name is replaced): one inner chunk per
+    sample, ``samples_per_file`` samples per shard file, Blosc zstd with byte shuffle, the
+    shard index (with its CRC32C) at the end, fill value 0. The files are the ones zarr's
+    ``create_array`` writes for these settings, byte for byte (tested).
 
     ``block_per_sample``: compress each sample as one Blosc block instead of Blosc's default
     blocks (a few tens of KiB). zstd then sees the whole sample, and the repeats that
@@ -134,32 +194,67 @@ def create_sample_array(
     faster into about 18 % fewer bytes and decompresses faster (``bench/parse_skeletons.py``).
     Readers need nothing new: each frame's Blosc header holds its block size.
     """
-    group = zarr.open_group(store, mode="a", zarr_format=3)
-    sample_bytes = int(np.prod(shape[1:])) * np.dtype(dtype).itemsize
-    array = group.create_array(
-        name,
-        shape=shape,
-        chunks=(1, *shape[1:]),
-        shards=(samples_per_file, *shape[1:]),
-        dtype=dtype,
-        fill_value=0,
-        compressors=BloscCodec(
-            cname="zstd",
-            clevel=compression_level,
-            shuffle="shuffle",
-            blocksize=sample_bytes if block_per_sample else 0,
-        ),
-        overwrite=True,
+    dtype = np.dtype(dtype)
+    folder = Path(store) / name
+    group = Path(store) / "zarr.json"
+    group.parent.mkdir(parents=True, exist_ok=True)
+    if not group.is_file():
+        _write_json(group, {"attributes": {}, "zarr_format": 3, "node_type": "group"})
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    blocksize = int(np.prod(shape[1:])) * dtype.itemsize if block_per_sample else 0
+    blosc = {"typesize": dtype.itemsize, "cname": "zstd", "clevel": compression_level,
+             "shuffle": "shuffle", "blocksize": blocksize}  # fmt: skip
+    little = {"name": "bytes", "configuration": {"endian": "little"}}
+    sharding = {
+        "chunk_shape": [1, *shape[1:]],
+        "codecs": [little if dtype.itemsize > 1 else {"name": "bytes"},
+                   {"name": "blosc", "configuration": blosc}],
+        "index_codecs": [little, {"name": "crc32c"}],
+        "index_location": "end",
+    }  # fmt: skip
+    _write_json(
+        folder / "zarr.json",
+        {
+            "shape": list(shape),
+            "data_type": dtype.name,
+            "chunk_grid": {
+                "name": "regular",
+                "configuration": {"chunk_shape": [samples_per_file, *shape[1:]]},
+            },
+            "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+            "fill_value": dtype.type(0).item(),
+            "codecs": [{"name": "sharding_indexed", "configuration": sharding}],
+            "attributes": attributes or {},
+            "zarr_format": 3,
+            "node_type": "array",
+            "storage_transformers": [],
+        },
     )
-    if attributes:
-        array.attrs.update(attributes)
-    return array
+    return PlainArray(
+        folder=folder,
+        shape=tuple(shape),
+        dtype=dtype,
+        samples_per_file=samples_per_file,
+        blosc=numcodecs.Blosc(
+            "zstd", compression_level, numcodecs.Blosc.SHUFFLE, blocksize, typesize=dtype.itemsize
+        ),
+    )
+
+
+def _write_json(path: Path, content: dict) -> None:
+    path.write_text(json.dumps(content, indent=2))
 
 
 def plain_layout(array: zarr.Array) -> bool:
     """Whether ``array`` has :func:`create_sample_array`'s layout in a local store: one
     sample per inner chunk, whole samples per shard file, Blosc, the index (with its CRC32C)
     at the end of each file. Such files are read and written here directly."""
+    import zarr
+    from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec
+    from zarr.codecs.sharding import ShardingCodecIndexLocation
+
     (sharding, *rest) = array.metadata.codecs
     return (
         not rest
@@ -179,7 +274,7 @@ def shard_file(array: zarr.Array, shard: int) -> Path:
     return Path(array.store.root) / array.path / key
 
 
-def write_samples(array: zarr.Array, start: int, data: np.ndarray) -> None:
+def write_samples(array: zarr.Array | PlainArray, start: int, data: np.ndarray) -> None:
     """``array[start : start + len(data)] = data``, fast when ``data`` fills whole shard files.
 
     zarr's asynchronous write path costs about as much again as compressing (0.6 ms more per
@@ -187,15 +282,19 @@ def write_samples(array: zarr.Array, start: int, data: np.ndarray) -> None:
     files are written here in zarr's sharding format: each sample that is not all zeros (the
     fill value, which zarr does not store) as one frame of the array's own Blosc codec, then
     the ``(offset, length)`` index of every sample and its CRC32C. The files are the bytes
-    zarr writes (tested). Anything else (partial shard files, other layouts) goes to zarr.
+    zarr writes (tested). Anything else (partial shard files, other layouts) goes to zarr; a
+    :class:`PlainArray` takes whole shard files only.
     """
     stop = start + len(data)
-    if not (whole_shard_files(array, start, stop) and plain_layout(array)):
-        array[start:stop] = data
-        return
-    per_file = array.shards[0]
-    codec = shard_blosc(array)
-    dtype = np.dtype(array.dtype).newbyteorder("<")
+    if not isinstance(array, PlainArray):
+        if not (whole_shard_files(array, start, stop) and plain_layout(array)):
+            array[start:stop] = data
+            return
+        array = PlainArray.of(array)
+    if not whole_shard_files(array, start, stop):
+        raise ValueError(f"rows {start}:{stop} are not whole shard files of {array.folder}")
+    per_file = array.samples_per_file
+    dtype = array.dtype.newbyteorder("<")
     for first in range(start, stop, per_file):
         samples = data[first - start : first - start + per_file]
         index = np.full((per_file, 2), EMPTY_CHUNK, dtype="<u8")
@@ -203,14 +302,14 @@ def write_samples(array: zarr.Array, start: int, data: np.ndarray) -> None:
         for i, sample in enumerate(samples):
             if not sample.any():
                 continue  # the fill value: zarr leaves the chunk out
-            frame = codec.encode(np.ascontiguousarray(sample, dtype=dtype))
+            frame = array.blosc.encode(np.ascontiguousarray(sample, dtype=dtype))
             index[i] = offset, len(frame)
             frames.append(frame)
             offset += len(frame)
-        write_shard_file(shard_file(array, first // per_file), frames, index)
+        write_shard_file(array.shard_file(first // per_file), frames, index)
 
 
-def whole_shard_files(array: zarr.Array, start: int, stop: int) -> bool:
+def whole_shard_files(array: zarr.Array | PlainArray, start: int, stop: int) -> bool:
     """Whether rows ``start:stop`` of sharded ``array`` cover whole shard files (the last
     file may be short), so they can be written file by file without reading any back."""
     per_file = array.shards[0] if array.shards else 0

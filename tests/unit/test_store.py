@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import zarr
+from zarr.codecs import BloscCodec
 
-from mmnet.store import SampleReader, create_sample_array, write_samples
+from mmnet.store import (
+    SampleReader,
+    create_plain_array,
+    create_sample_array,
+    write_samples,
+)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "uint8", "int16"])
@@ -74,3 +80,44 @@ def test_partial_shard_writes_go_through_zarr(tmp_path):
     write_samples(array, 10, np.ones((5, 4), dtype="int16"))  # not a whole shard file
     np.testing.assert_array_equal(array[10:15], 1)
     assert not array[:10].any() and not array[15:].any()
+
+
+@pytest.mark.parametrize(
+    ("dtype", "per_sample", "level"),
+    [("float32", True, 1), ("float32", False, 3), ("int16", False, 3), ("int32", False, 5),
+     ("uint8", False, 3), ("bool", False, 3), ("float16", True, 9)],
+)  # fmt: skip
+def test_metadata_is_the_one_zarr_writes(tmp_path, dtype, per_sample, level):
+    """The metadata written without zarr equals zarr's ``create_array`` for the same
+    settings, byte for byte (group and array), attributes included."""
+    shape, attributes = (10, 3, 300, 25, 2), {"axes": ["sample", "c"], "n": 3}
+    create_plain_array(tmp_path / "ours.zarr", "x", shape, dtype, compression_level=level,
+                       attributes=attributes, block_per_sample=per_sample)  # fmt: skip
+    group = zarr.open_group(tmp_path / "zarr.zarr", mode="a", zarr_format=3)
+    array = group.create_array(
+        "x", shape=shape, chunks=(1, *shape[1:]), shards=(64, *shape[1:]), dtype=dtype,
+        fill_value=0, overwrite=True,
+        compressors=BloscCodec(cname="zstd", clevel=level, shuffle="shuffle",
+                               blocksize=int(np.prod(shape[1:])) * np.dtype(dtype).itemsize
+                               if per_sample else 0),
+    )  # fmt: skip
+    array.attrs.update(attributes)
+    for name in ("zarr.json", "x/zarr.json"):
+        ours = (tmp_path / "ours.zarr" / name).read_bytes()
+        assert ours == (tmp_path / "zarr.zarr" / name).read_bytes(), name
+
+
+def test_plain_array_writes_what_zarr_reads(tmp_path):
+    """The skeleton stage's route: metadata and whole shard files, no zarr object."""
+    rng = np.random.default_rng(2)
+    data = rng.normal(size=(100, 3, 7, 5)).astype("float32")
+    data[3] = 0
+    array = create_plain_array(tmp_path / "s.zarr", "x", data.shape, "float32",
+                               samples_per_file=64, block_per_sample=True)  # fmt: skip
+    for start in (0, 64):
+        write_samples(array, start, data[start : start + 64])
+    with pytest.raises(ValueError, match="not whole shard files"):
+        write_samples(array, 10, data[10:20])
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "s.zarr" / "x", mode="r")[:], data)
+    create_plain_array(tmp_path / "s.zarr", "x", data.shape, "float32")  # replaced, emptied
+    assert not zarr.open_array(tmp_path / "s.zarr" / "x", mode="r")[:].any()
