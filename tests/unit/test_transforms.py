@@ -131,12 +131,17 @@ def test_each_step_leaves_the_sums_of_what_it_wrote(ntu60_skeletons):
 
 def test_store_layout_is_the_transpose(ntu60_skeletons, monkeypatch):
     block = _varied_block(ntu60_skeletons, 8, 5)
-    compiled = transforms.store_layout(block)
+    block[2] = 0
+    block[5] = -0.0  # zeros with a sign are still the fill value
+    compiled, compiled_nonzero = transforms.store_layout(block)
     monkeypatch.setattr(transforms, "_normalize", None)
-    plain = transforms.store_layout(block)
+    plain, plain_nonzero = transforms.store_layout(block)
     assert compiled.flags.c_contiguous and compiled.shape == (8, 3, 300, 25, 2)
     assert np.array_equal(compiled.view(np.int32), plain.view(np.int32))
     assert np.array_equal(plain, block.transpose(0, 4, 2, 3, 1))
+    expected = [bool((sample != 0).any()) for sample in block]
+    assert compiled_nonzero.tolist() == plain_nonzero.tolist() == expected
+    assert not expected[2] and not expected[5] and sum(expected) >= 5
 
 
 def test_compiled_energy_orders_slots_as_numpys(ntu60_skeletons, monkeypatch):

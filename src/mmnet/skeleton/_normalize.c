@@ -345,19 +345,24 @@ done:
     return result;
 }
 
-/* (N, M, T, V, 3) -> (N, 3, T, V, M), the store's layout (the original's), as one pass. */
+/* (N, M, T, V, 3) -> (N, 3, T, V, M), the store's layout (the original's), as one pass;
+ * nonzero[n] = whether sample n holds any value other than +-0 (the store leaves out the
+ * others, as zarr does with its fill value). */
 static PyObject *store_layout(PyObject *self, PyObject *args) {
     (void)self;
-    Py_buffer x, out;
+    Py_buffer x, out, nonzero;
     Shape s;
-    if (!PyArg_ParseTuple(args, "y*(nnnn)w*", &x, &s.n, &s.m, &s.t, &s.v, &out)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*(nnnn)w*w*", &x, &s.n, &s.m, &s.t, &s.v, &out, &nonzero))
+        return NULL;
     PyObject *result = NULL;
     Py_ssize_t items = s.n * s.m * s.t * s.v * COORDS, plane = s.t * s.v * s.m;
-    if (check(&x, items, sizeof(float), "x") || check(&out, items, sizeof(float), "out"))
+    if (check(&x, items, sizeof(float), "x") || check(&out, items, sizeof(float), "out") ||
+        check(&nonzero, s.n, 1, "nonzero"))
         goto done;
     const float *in = x.buf;
     float *o = out.buf;
-    for (Py_ssize_t n = 0; n < s.n; n++)
+    for (Py_ssize_t n = 0; n < s.n; n++) {
+        int any = 0;
         for (Py_ssize_t m = 0; m < s.m; m++)
             for (Py_ssize_t tv = 0; tv < s.t * s.v; tv++) {
                 const float *p = in + ((n * s.m + m) * s.t * s.v + tv) * COORDS;
@@ -365,17 +370,22 @@ static PyObject *store_layout(PyObject *self, PyObject *args) {
                 q[0] = p[0];
                 q[plane] = p[1];
                 q[2 * plane] = p[2];
+                any |= (p[0] != 0) | (p[1] != 0) | (p[2] != 0);
             }
+        ((uint8_t *)nonzero.buf)[n] = (uint8_t)any;
+    }
     result = Py_NewRef(Py_None);
 done:
     PyBuffer_Release(&x);
     PyBuffer_Release(&out);
+    PyBuffer_Release(&nonzero);
     return result;
 }
 
 static PyMethodDef methods[] = {
     {"store_layout", store_layout, METH_VARARGS,
-     "store_layout(x, (N, M, T, V), out): out = x.transpose(0, 4, 2, 3, 1), contiguous."},
+     "store_layout(x, (N, M, T, V), out, nonzero): out = x.transpose(0, 4, 2, 3, 1), "
+     "contiguous; nonzero[n] = out[n].any()."},
     {"energies", energies, METH_VARARGS,
      "energies(slots, (S, F, V), out): transforms.body_energy of float64 slots (S, F, V, 3)."},
     {"product", product, METH_VARARGS,

@@ -111,17 +111,19 @@ def pre_normalize(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def store_layout(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def store_layout(x: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A block ``(N, M, T, V, C)`` in the store's (and the original's) ``(N, C, T, V, M)``
-    layout, contiguous: in ``out`` (float32) when given, else a new array."""
+    layout, contiguous (in ``out``, float32, when given), and which of its samples hold a
+    value other than zero (the store leaves the others out)."""
     n, m, t, v, c = x.shape
     if out is None:
         out = np.empty((n, c, t, v, m), dtype=np.float32)
     if _compiled(x) and out.flags.c_contiguous and out.dtype == np.float32:
-        _normalize.store_layout(x, x.shape[:4], out)
-    else:
-        out[...] = x.transpose(0, 4, 2, 3, 1)
-    return out
+        nonzero = np.empty(n, dtype=bool)
+        _normalize.store_layout(x, x.shape[:4], out, nonzero)
+        return out, nonzero
+    out[...] = x.transpose(0, 4, 2, 3, 1)
+    return out, out.reshape(n, -1).any(axis=1)
 
 
 def _compiled(x: np.ndarray) -> bool:

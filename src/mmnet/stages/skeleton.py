@@ -103,8 +103,9 @@ def parse_shard(
                 if record is not None:
                     records.append({"row": row, **record})
             pre_normalize(block)  # in place
-            if block.any():
-                write_samples(array, rows.start, store_layout(block, stored[: len(rows)]))
+            samples, nonzero = store_layout(block, stored[: len(rows)])
+            if nonzero.any():
+                write_samples(array, rows.start, samples, nonzero)
             bar.update(len(rows))
         bar.close()
     result = pd.DataFrame.from_records(records, columns=["row", *PARSE_COLUMNS])
@@ -127,7 +128,13 @@ def parse_shard(
 def _read_into(dataset: Dataset, row: dict, out: np.ndarray, on_error: str) -> dict | None:
     """Read one sample into ``out`` ``(M, T, V, C)`` (all zeros unless it is kept); the parse
     columns, or None if skipped."""
-    out.fill(0)
+    record = _read_sample(dataset, row, out, on_error)
+    if record is None or record["status"] != STATUS_OK:
+        out.fill(0)
+    return record
+
+
+def _read_sample(dataset: Dataset, row: dict, out: np.ndarray, on_error: str) -> dict | None:
     if row["status"] != STATUS_OK:
         return None
     try:
