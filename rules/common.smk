@@ -8,6 +8,8 @@ from pathlib import Path
 # Every job inherits it: the data stages' matrices are 3x3, so BLAS worker threads only spin
 # (docs/performance.md). Training uses torch's own threads.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Arrow's system allocator: its default one keeps freed memory (docs/performance.md, section 1).
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 from snakemake.exceptions import WorkflowError
 

@@ -17,6 +17,10 @@ from pathlib import Path
 # Set before NumPy loads: the data stages' matrices are 3x3, so BLAS worker threads only spin
 # (0.1-0.2 s of CPU per process; docs/performance.md). Training uses torch's own threads.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Arrow's default allocator (mimalloc) keeps freed memory: the gather's peak at full NTU60 size
+# was 50 MiB higher with it and grew x1.24 from 1/10 of the dataset, x1.14 with the system's
+# (bench/scale.py; docs/performance.md). The stages use Arrow for their parquet tables.
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 # The imports below create a few hundred thousand objects that live as long as the process;
 # the cyclic collector's passes over them while they load are wasted (about 10 % of the
 # start-up). It runs again from the end of this module on, and skips them (freeze).
