@@ -151,7 +151,10 @@ def test_training_step_matches_the_reference_and_reaches_every_parameter():
     torch.testing.assert_close(losses[1], losses[0], rtol=1e-9, atol=0)
     expected = dict(original.named_parameters())
     for name, param in ours.named_parameters():
-        assert param.grad is not None and param.grad.abs().sum() > 0, name
+        assert param.grad is not None, name
+        # a convolution's bias just before a batch norm has a gradient of exactly zero in
+        # exact arithmetic; in floating point it comes out 0 or about 1e-17, run to run
+        assert param.grad.abs().sum() > 0 or name.endswith(".bias"), name
         torch.testing.assert_close(param.grad, expected[name].grad, rtol=1e-6, atol=1e-12)
     for name, value in original.state_dict().items():
         torch.testing.assert_close(ours.state_dict()[name], value, rtol=1e-9, atol=1e-12)
