@@ -101,6 +101,7 @@ def pre_normalize(x: np.ndarray) -> np.ndarray:
         _normalize.pad_null_frames(x, x.shape[:4], frame_sum)
         _normalize.centre(x, x.shape[:4], frame_sum)
         for joints, target in ((Z_AXIS_JOINTS, Z_TARGET), (X_AXIS_JOINTS, X_TARGET)):
+            # every sample a candidate: the compiled step itself skips the empty ones
             rotations, use = _alignments(x, joints, target, np.ones(len(x), dtype=bool))
             _normalize.rotate(x, x.shape[:4], frame_sum, rotations, use)
         return x
