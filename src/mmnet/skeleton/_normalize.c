@@ -79,43 +79,41 @@ static void sum_frames(const float *x, float *frame_sum, Shape s, Py_ssize_t p, 
         frame_sum[p * s.t + f] = pairwise_sum(x + (p * s.t + f) * frame_size, frame_size);
 }
 
-/* frame_sums(x, (N, M, T, V), frame_sum): every frame's sum, as x.reshape(N, M, T, -1).sum(-1). */
-static PyObject *frame_sums(PyObject *self, PyObject *args) {
-    (void)self;
-    Py_buffer x, frame_sum;
-    Shape s;
-    if (!PyArg_ParseTuple(args, "y*(nnnn)w*", &x, &s.n, &s.m, &s.t, &s.v, &frame_sum))
-        return NULL;
-    PyObject *result = NULL;
-    if (check(&x, s.n * s.m * s.t * s.v * COORDS, sizeof(float), "x") ||
-        check(&frame_sum, s.n * s.m * s.t, sizeof(float), "frame_sum"))
-        goto done;
-    for (Py_ssize_t p = 0; p < s.n * s.m; p++) sum_frames(x.buf, frame_sum.buf, s, p, 0, s.t);
-    result = Py_NewRef(Py_None);
-done:
-    PyBuffer_Release(&x);
-    PyBuffer_Release(&frame_sum);
-    return result;
-}
+/* A step over a block x (N, M, T, V, 3) and its frame sums (N, M, T), both in place. Returns
+ * 0, or -1 with a Python exception set. */
+typedef int (*BlockStep)(float *x, float *frame_sum, Shape s);
 
-/* _pad_null_frames: a person whose first frame is empty has its non-empty frames moved to the
- * front, in order; then the empty tail repeats the frames before it. */
-static PyObject *pad_null_frames(PyObject *self, PyObject *args) {
-    (void)self;
+/* step(x, (N, M, T, V), frame_sum) from Python: the buffers' sizes are checked first. */
+static PyObject *run_block_step(PyObject *args, BlockStep step) {
     Py_buffer x, frame_sum;
     Shape s;
     if (!PyArg_ParseTuple(args, "w*(nnnn)w*", &x, &s.n, &s.m, &s.t, &s.v, &frame_sum))
         return NULL;
     PyObject *result = NULL;
-    Py_ssize_t frame_size = s.v * COORDS, persons = s.n * s.m;
-    if (check(&x, persons * s.t * frame_size, sizeof(float), "x") ||
-        check(&frame_sum, persons * s.t, sizeof(float), "frame_sum"))
-        goto done;
-    for (Py_ssize_t p = 0; p < persons; p++) {
-        float *person = (float *)x.buf + p * s.t * frame_size;
-        float *sums = (float *)frame_sum.buf + p * s.t;
+    if (check(&x, s.n * s.m * s.t * s.v * COORDS, sizeof(float), "x") == 0 &&
+        check(&frame_sum, s.n * s.m * s.t, sizeof(float), "frame_sum") == 0 &&
+        step(x.buf, frame_sum.buf, s) == 0)
+        result = Py_NewRef(Py_None);
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&frame_sum);
+    return result;
+}
+
+/* Every frame's sum, as x.reshape(N, M, T, -1).sum(-1). */
+static int sum_all_frames(float *x, float *frame_sum, Shape s) {
+    for (Py_ssize_t p = 0; p < s.n * s.m; p++) sum_frames(x, frame_sum, s, p, 0, s.t);
+    return 0;
+}
+
+/* _pad_null_frames: a person whose first frame is empty has its non-empty frames moved to the
+ * front, in order; then the empty tail repeats the frames before it. */
+static int pad_persons(float *x, float *frame_sum, Shape s) {
+    Py_ssize_t frame_size = s.v * COORDS;
+    size_t frame_bytes = (size_t)frame_size * sizeof(float);
+    for (Py_ssize_t p = 0; p < s.n * s.m; p++) {
+        float *person = x + p * s.t * frame_size;
+        float *sums = frame_sum + p * s.t;
         if (pairwise_sum(sums, s.t) == 0) continue; /* nobody in any frame */
-        size_t frame_bytes = (size_t)frame_size * sizeof(float);
         if (sums[0] == 0) {
             Py_ssize_t kept = 0;
             for (Py_ssize_t f = 0; f < s.t; f++) {
@@ -128,7 +126,7 @@ static PyObject *pad_null_frames(PyObject *self, PyObject *args) {
         }
         Py_ssize_t filled = s.t;
         while (filled > 0 && sums[filled - 1] == 0) filled--;
-        if (filled == 0) continue; /* the caller's person total was not zero: cannot happen */
+        if (filled == 0) continue; /* the person's total was not zero: cannot happen */
         while (filled < s.t) { /* frame_sum follows: the sums of the frames it now holds */
             Py_ssize_t step = filled < s.t - filled ? filled : s.t - filled;
             memcpy(person + filled * frame_size, person, (size_t)step * frame_bytes);
@@ -136,36 +134,22 @@ static PyObject *pad_null_frames(PyObject *self, PyObject *args) {
             filled += step;
         }
     }
-    result = Py_NewRef(Py_None);
-done:
-    PyBuffer_Release(&x);
-    PyBuffer_Release(&frame_sum);
-    return result;
+    return 0;
 }
 
 /* _centre: subtract joint 1 of person 0, frame by frame, from every present person; a joint
  * whose coordinates summed to 0 before is multiplied by 0 after. */
-static PyObject *centre(PyObject *self, PyObject *args) {
-    (void)self;
-    Py_buffer x, frame_sum;
-    Shape s;
-    if (!PyArg_ParseTuple(args, "w*(nnnn)w*", &x, &s.n, &s.m, &s.t, &s.v, &frame_sum))
-        return NULL;
-    PyObject *result = NULL;
-    float *centres = NULL, *person_sum = NULL;
+static int centre_persons(float *x, float *frame_sum, Shape s) {
     Py_ssize_t frame_size = s.v * COORDS, person_size = s.t * frame_size;
-    if (check(&x, s.n * s.m * person_size, sizeof(float), "x") ||
-        check(&frame_sum, s.n * s.m * s.t, sizeof(float), "frame_sum"))
-        goto done;
-    centres = PyMem_Malloc((size_t)(s.t * COORDS + s.m) * sizeof(float));
+    float *centres = PyMem_Malloc((size_t)(s.t * COORDS + s.m) * sizeof(float));
     if (centres == NULL) {
         PyErr_NoMemory();
-        goto done;
+        return -1;
     }
-    person_sum = centres + s.t * COORDS;
+    float *person_sum = centres + s.t * COORDS;
     for (Py_ssize_t i = 0; i < s.n; i++) {
-        if (!sample_active(frame_sum.buf, s, i, person_sum)) continue;
-        float *sample = (float *)x.buf + i * s.m * person_size;
+        if (!sample_active(frame_sum, s, i, person_sum)) continue;
+        float *sample = x + i * s.m * person_size;
         for (Py_ssize_t f = 0; f < s.t; f++) /* joint 1 of person 0, before any change */
             memcpy(centres + f * COORDS, sample + f * frame_size + COORDS, COORDS * sizeof(float));
         for (Py_ssize_t m = 0; m < s.m; m++) {
@@ -181,15 +165,26 @@ static PyObject *centre(PyObject *self, PyObject *args) {
                     p[2] = (p[2] - c[2]) * keep;
                 }
             }
-            sum_frames(x.buf, frame_sum.buf, s, i * s.m + m, 0, s.t);
+            sum_frames(x, frame_sum, s, i * s.m + m, 0, s.t);
         }
     }
-    result = Py_NewRef(Py_None);
-done:
     PyMem_Free(centres);
-    PyBuffer_Release(&x);
-    PyBuffer_Release(&frame_sum);
-    return result;
+    return 0;
+}
+
+static PyObject *frame_sums(PyObject *self, PyObject *args) {
+    (void)self;
+    return run_block_step(args, sum_all_frames);
+}
+
+static PyObject *pad_null_frames(PyObject *self, PyObject *args) {
+    (void)self;
+    return run_block_step(args, pad_persons);
+}
+
+static PyObject *centre(PyObject *self, PyObject *args) {
+    (void)self;
+    return run_block_step(args, centre_persons);
 }
 
 /* Row times (x0, x1, x2) as one fused chain from zero. fma() is exact wherever it runs; with
