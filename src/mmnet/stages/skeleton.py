@@ -137,6 +137,7 @@ def _read_into(dataset: Dataset, row: dict, out: np.ndarray, on_error: str) -> d
 
 
 def _read_sample(dataset: Dataset, row: dict, out: np.ndarray, on_error: str) -> dict | None:
+    """:func:`_read_into`'s work; ``out`` is written only for a kept sample."""
     if row["status"] != STATUS_OK:
         return None
     try:
