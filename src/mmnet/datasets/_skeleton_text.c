@@ -244,12 +244,12 @@ static Py_ssize_t count_fields(const char *p, const char *stop) {
     const __m128i e = _mm_set1_epi8('e'), big_e = _mm_set1_epi8('E');
     for (; stop - p >= 16; p += 16) {
         __m128i v = _mm_loadu_si128((const __m128i *)p);
-        __m128i digit = _mm_sub_epi8(v, zero);
-        digit = _mm_cmpeq_epi8(_mm_min_epu8(digit, nine), digit); /* v - '0' <= 9, unsigned */
+        __m128i digits = _mm_sub_epi8(v, zero);
+        digits = _mm_cmpeq_epi8(_mm_min_epu8(digits, nine), digits); /* v - '0' <= 9 */
         __m128i is_blank = _mm_cmpeq_epi8(v, blank);
         __m128i sign = _mm_or_si128(_mm_cmpeq_epi8(v, minus), _mm_cmpeq_epi8(v, plus));
         __m128i exponent = _mm_or_si128(_mm_cmpeq_epi8(v, e), _mm_cmpeq_epi8(v, big_e));
-        __m128i ok = _mm_or_si128(_mm_or_si128(digit, is_blank),
+        __m128i ok = _mm_or_si128(_mm_or_si128(digits, is_blank),
                                   _mm_or_si128(_mm_or_si128(sign, exponent),
                                                _mm_cmpeq_epi8(v, dot)));
         unsigned blank_bits = (unsigned)_mm_movemask_epi8(is_blank);
@@ -328,9 +328,9 @@ static PyObject *scan(PyObject *self, PyObject *args) {
                 }
                 if (parsed_fields < fields_per_joint) { /* the rest, up to the line feed */
                     const char *feed = memchr(cur.pos, '\n', (size_t)(cur.end - cur.pos));
-                    const char *stop = feed ? feed : cur.end;
-                    if (feed && stop > cur.pos && stop[-1] == '\r') stop--;
-                    if (count_fields(cur.pos, stop) != fields_per_joint - parsed_fields)
+                    const char *line_end = feed ? feed : cur.end;
+                    if (feed && line_end > cur.pos && line_end[-1] == '\r') line_end--;
+                    if (count_fields(cur.pos, line_end) != fields_per_joint - parsed_fields)
                         goto decline;
                     cur.pos = feed ? feed + 1 : cur.end;
                 }
