@@ -119,7 +119,7 @@ def build_roi_store(work: Path, rows: int) -> Path:
         if name not in source:
             continue
         data = source[name][:][order]
-        array = create_sample_array(out, name, data.shape, data.dtype)
+        array = create_sample_array(out, name, data.shape, data.dtype).open()
         array[:] = data
     zarr.open_group(out, mode="a").attrs.update(dict(source.attrs))
     shutil.rmtree(real)

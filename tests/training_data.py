@@ -67,7 +67,7 @@ def write_tiny_dataset(
             data[row, :, :, :, 1] = 0  # single-person classes: the second person is absent
     folder.mkdir(parents=True, exist_ok=True)
     store = folder / "skeleton.zarr"
-    array = create_sample_array(store, "joint", data.shape, "float32", samples_per_file=16)
+    array = create_sample_array(store, "joint", data.shape, "float32", samples_per_file=16).open()
     array[:] = data
     samples = folder / "samples.parquet"
     write_parquet(table, samples)

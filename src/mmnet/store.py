@@ -118,32 +118,12 @@ def write_parquet(table: pd.DataFrame, path: str | Path) -> None:
         table.to_parquet(tmp, index=False, row_group_size=PARQUET_ROW_GROUP)
 
 
-def create_sample_array(
-    store: str | Path,
-    name: str,
-    shape: tuple[int, ...],
-    dtype: str | np.dtype,
-    *,
-    samples_per_file: int = SAMPLES_PER_FILE,
-    compression_level: int = 3,
-    attributes: dict | None = None,
-    block_per_sample: bool = False,
-) -> zarr.Array:
-    """Create array ``name`` in the zarr group at ``store`` (the group is created if needed);
-    see :func:`create_plain_array`, which writes it."""
-    import zarr
-
-    create_plain_array(store, name, shape, dtype, samples_per_file=samples_per_file,
-                       compression_level=compression_level, attributes=attributes,
-                       block_per_sample=block_per_sample)  # fmt: skip
-    return zarr.open_array(store=str(store), path=name, mode="r+", zarr_format=3)
-
-
 @dataclass(frozen=True)
 class PlainArray:
     """A sample array in the plain layout, known without zarr: where each shard file goes
     and the Blosc codec of its samples. The skeleton stage writes through this alone, so its
-    process never loads zarr (0.12 s of CPU at start-up; docs/performance.md)."""
+    process never loads zarr (0.12 s of CPU at start-up; docs/performance.md); the other stages
+    write through :meth:`open`."""
 
     folder: Path
     shape: tuple[int, ...]
@@ -159,6 +139,12 @@ class PlainArray:
         """zarr's default chunk key (``c/<shard>/0/...``) under the array's folder."""
         return self.folder.joinpath("c", str(shard), *["0"] * (len(self.shape) - 1))
 
+    def open(self) -> zarr.Array:
+        """The array through zarr, for writing and reading it with zarr's API."""
+        import zarr
+
+        return zarr.open_array(store=str(self.folder.parent), path=self.folder.name, mode="r+")
+
     @classmethod
     def of(cls, array: zarr.Array) -> PlainArray:
         """The plain twin of a zarr array for which :func:`plain_layout` holds."""
@@ -171,7 +157,7 @@ class PlainArray:
         )
 
 
-def create_plain_array(
+def create_sample_array(
     store: str | Path,
     name: str,
     shape: tuple[int, ...],

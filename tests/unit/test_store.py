@@ -7,12 +7,7 @@ import pytest
 import zarr
 from zarr.codecs import BloscCodec
 
-from mmnet.store import (
-    SampleReader,
-    create_plain_array,
-    create_sample_array,
-    write_samples,
-)
+from mmnet.store import SampleReader, create_sample_array, write_samples
 
 
 @pytest.mark.parametrize("dtype", ["float32", "uint8", "int16"])
@@ -20,7 +15,7 @@ def test_reader_equals_zarr_for_written_unwritten_and_zero_samples(tmp_path, dty
     rng = np.random.default_rng(0)
     array = create_sample_array(
         tmp_path / "s.zarr", "x", (150, 3, 7, 5), dtype, samples_per_file=64
-    )
+    ).open()
     data = (rng.normal(size=(100, 3, 7, 5)) * 50).astype(dtype)
     data[10] = 0  # equal to the fill value: zarr leaves this chunk out of its shard
     array[:100] = data  # rows 100-149: the third shard file is never written
@@ -57,7 +52,7 @@ def test_direct_writes_are_the_files_zarr_writes(tmp_path, dtype, per_sample):
         array = create_sample_array(
             tmp_path / f"{name}.zarr", "x", shape, dtype, samples_per_file=64,
             block_per_sample=per_sample,
-        )  # fmt: skip
+        ).open()  # fmt: skip
         for start in (0, 64, 128):  # blocks as the stages write them
             if name == "zarr":
                 array[start : start + 64] = data[start : start + 64]
@@ -76,7 +71,9 @@ def test_direct_writes_are_the_files_zarr_writes(tmp_path, dtype, per_sample):
 
 
 def test_partial_shard_writes_go_through_zarr(tmp_path):
-    array = create_sample_array(tmp_path / "s.zarr", "x", (100, 4), "int16", samples_per_file=64)
+    array = create_sample_array(
+        tmp_path / "s.zarr", "x", (100, 4), "int16", samples_per_file=64
+    ).open()
     write_samples(array, 10, np.ones((5, 4), dtype="int16"))  # not a whole shard file
     np.testing.assert_array_equal(array[10:15], 1)
     assert not array[:10].any() and not array[15:].any()
@@ -91,7 +88,7 @@ def test_metadata_is_the_one_zarr_writes(tmp_path, dtype, per_sample, level):
     """The metadata written without zarr equals zarr's ``create_array`` for the same
     settings, byte for byte (group and array), attributes included."""
     shape, attributes = (10, 3, 300, 25, 2), {"axes": ["sample", "c"], "n": 3}
-    create_plain_array(tmp_path / "ours.zarr", "x", shape, dtype, compression_level=level,
+    create_sample_array(tmp_path / "ours.zarr", "x", shape, dtype, compression_level=level,
                        attributes=attributes, block_per_sample=per_sample)  # fmt: skip
     group = zarr.open_group(tmp_path / "zarr.zarr", mode="a", zarr_format=3)
     array = group.create_array(
@@ -112,12 +109,12 @@ def test_plain_array_writes_what_zarr_reads(tmp_path):
     rng = np.random.default_rng(2)
     data = rng.normal(size=(100, 3, 7, 5)).astype("float32")
     data[3] = 0
-    array = create_plain_array(tmp_path / "s.zarr", "x", data.shape, "float32",
+    array = create_sample_array(tmp_path / "s.zarr", "x", data.shape, "float32",
                                samples_per_file=64, block_per_sample=True)  # fmt: skip
     for start in (0, 64):
         write_samples(array, start, data[start : start + 64])
     with pytest.raises(ValueError, match="not whole shard files"):
         write_samples(array, 10, data[10:20])
     np.testing.assert_array_equal(zarr.open_array(tmp_path / "s.zarr" / "x", mode="r")[:], data)
-    create_plain_array(tmp_path / "s.zarr", "x", data.shape, "float32")  # replaced, emptied
+    create_sample_array(tmp_path / "s.zarr", "x", data.shape, "float32")  # replaced, emptied
     assert not zarr.open_array(tmp_path / "s.zarr" / "x", mode="r")[:].any()

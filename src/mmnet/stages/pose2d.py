@@ -158,7 +158,7 @@ def estimate_shard(
             name: create_sample_array(
                 tmp, name, (shape[0], *dims), dtype,
                 samples_per_file=samples_per_file, compression_level=compression_level,
-            )
+            ).open()
             for name, dims, dtype in (
                 ("keypoints", shape[1:], "float32"),
                 ("frame", shape[1:2], "int32"),

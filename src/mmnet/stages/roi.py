@@ -142,7 +142,7 @@ def roi_shard(
             name: create_sample_array(
                 tmp, name, (n, *dims), dtype,
                 samples_per_file=samples_per_file, compression_level=compression_level,
-            )
+            ).open()
             for name, dims, dtype in (
                 ("column_frame", (config.slots,), "int32"),
                 ("column_layout", (config.slots,), "uint8"),

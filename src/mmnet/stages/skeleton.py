@@ -31,7 +31,7 @@ from mmnet.status import STATUS_OK, STATUS_REJECTED
 from mmnet.store import (
     SAMPLES_PER_FILE,
     atomic_path,
-    create_plain_array,
+    create_sample_array,
     gather_stores,
     write_parquet,
     write_samples,
@@ -80,7 +80,7 @@ def parse_shard(
     blocks = shard.blocks(len(table), samples_per_file)
     records: list[dict] = []
     with atomic_path(out.store) as tmp:
-        array = create_plain_array(  # not zarr's: this process need not load it
+        array = create_sample_array(  # written without zarr: this process need not load it
             tmp,
             JOINT_ARRAY,
             shape,
