@@ -24,7 +24,6 @@ ragged layout in one pass (docs/performance.md, section 3). Where the extension 
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -32,14 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-try:
-    from mmnet.datasets import _skeleton_text
-except ImportError:  # pragma: no cover - a source tree without `pip install -e .`
-    _skeleton_text = None
-    logging.getLogger(__name__).warning(
-        "the compiled .skeleton reader is not built (run `pip install -e .`): "
-        "every file takes the slow line reader"
-    )
+from mmnet.compiled import optional_module
+
+_skeleton_text = optional_module(
+    "mmnet.datasets._skeleton_text", "every .skeleton file takes the slow line reader"
+)
 
 #: Field names of a joint line, in file order.
 JOINT_FIELDS = (

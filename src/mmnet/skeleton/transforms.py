@@ -21,14 +21,9 @@ import math
 
 import numpy as np
 
-try:
-    from mmnet.skeleton import _normalize
-except ImportError:  # pragma: no cover - a source tree without `pip install -e .`
-    _normalize = None
-    logging.getLogger(__name__).warning(
-        "the compiled pre-normalisation is not built (run `pip install -e .`): "
-        "using the slower NumPy loops"
-    )
+from mmnet.compiled import optional_module
+
+_normalize = optional_module("mmnet.skeleton._normalize", "pre-normalisation runs NumPy loops")
 
 #: ``(tail, head)`` joints of the vectors aligned with +z and +x: hip -> spine (0 -> 1) and
 #: left -> right shoulder (4 -> 8), i.e. the original's ``joint_top - joint_bottom`` with
