@@ -237,6 +237,14 @@ def plain_layout(array: zarr.Array) -> bool:
     """Whether ``array`` has :func:`create_sample_array`'s layout in a local store: one
     sample per inner chunk, whole samples per shard file, Blosc, the index (with its CRC32C)
     at the end of each file. Such files are read and written here directly."""
+    return sharded_blosc(array, (1, *array.shape[1:]))
+
+
+def sharded_blosc(array: zarr.Array, inner_chunk: tuple[int, ...]) -> bool:
+    """Whether ``array`` is in a local store, sharded along its first axis only (every shard
+    file holds whole rows), with inner chunks of ``inner_chunk``, each one Blosc frame, and the
+    index with its CRC32C at the end of each file: the layouts this package reads and writes
+    without zarr (:func:`plain_layout`, ``mmnet.roi.store``'s columns)."""
     import zarr
     from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec
     from zarr.codecs.sharding import ShardingCodecIndexLocation
@@ -246,7 +254,7 @@ def plain_layout(array: zarr.Array) -> bool:
         not rest
         and isinstance(sharding, ShardingCodec)
         and isinstance(array.store, zarr.storage.LocalStore)
-        and tuple(sharding.chunk_shape) == (1, *array.shape[1:])
+        and tuple(sharding.chunk_shape) == tuple(inner_chunk)
         and tuple(array.shards[1:]) == tuple(array.shape[1:])
         and sharding.index_location == ShardingCodecIndexLocation.end
         and [type(c) for c in sharding.codecs] == [BytesCodec, BloscCodec]

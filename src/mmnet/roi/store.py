@@ -27,8 +27,7 @@ import numpy as np
 import pandas as pd
 import zarr
 from numcodecs import blosc
-from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec
-from zarr.codecs.sharding import ShardingCodecIndexLocation
+from zarr.codecs import BloscCodec
 
 from mmnet.roi.tile import CELL, ROWS, SWAPPED_ROWS
 from mmnet.store import (
@@ -36,6 +35,7 @@ from mmnet.store import (
     SAMPLES_PER_FILE,
     shard_blosc,
     shard_file,
+    sharded_blosc,
     whole_shard_files,
     write_shard_file,
 )
@@ -75,18 +75,10 @@ def create_column_array(
 def _direct_layout(array: zarr.Array) -> bool:
     """Whether ``columns`` has :func:`create_column_array`'s layout in a local store, so its
     shard files can be written and read here directly."""
-    (sharding, *rest) = array.metadata.codecs
     return (
-        not rest
-        and isinstance(sharding, ShardingCodec)
-        and isinstance(array.store, zarr.storage.LocalStore)
-        and array.ndim == 5
+        array.ndim == 5
         and tuple(array.shape[2:]) == COLUMN_SHAPE
-        and tuple(sharding.chunk_shape) == (1, 1, *COLUMN_SHAPE)
-        and tuple(array.shards[1:]) == tuple(array.shape[1:])
-        and sharding.index_location == ShardingCodecIndexLocation.end
-        and [type(c) for c in sharding.codecs] == [BytesCodec, BloscCodec]
-        and [type(c) for c in sharding.index_codecs] == [BytesCodec, Crc32cCodec]
+        and sharded_blosc(array, (1, 1, *COLUMN_SHAPE))
     )
 
 
